@@ -1,0 +1,520 @@
+package wootric
+
+import (
+	"math/bits"
+	"strconv"
+	"time"
+)
+
+// MaxDepth is how deeply a body may nest before [Decode] refuses it: a JSON
+// body's objects and arrays, or a form key's name and bracketed segments
+// ("response[end_user_properties][plan]" is 3). Wootric's own payloads nest
+// 3 deep; the rest is room for nested end-user properties. Rack allows 100.
+const MaxDepth = 10
+
+// Decode decodes a delivery's body into an Event. contentType is the
+// request's Content-Type; it decides the format when it names JSON
+// ("application/json", or any "+json" type) or a form
+// ("application/x-www-form-urlencoded"), parameters such as charset
+// allowed. Otherwise, "" included, a body whose first non-space byte is "{"
+// or "[" is JSON, and any other is a form.
+//
+// Forms are read as Rack reads them: nested keys such as
+// "response[end_user_properties][plan]" with the brackets escaped or not,
+// "+" or "%20" for a space, pairs in any order, and a key without "=" or
+// with an empty value meaning null. Times are accepted in the forms a Rails
+// sender writes them: ISO 8601 as ActiveSupport encodes JSON
+// ("2016-08-04T13:57:26.558-07:00", "...Z") and Ruby's Time#to_s
+// ("2016-08-04 13:57:26 -0700", "... UTC"), with or without fractional
+// seconds; a time without a zone is refused.
+//
+// Fields this package does not model are ignored, whatever they hold. A
+// JSON number or boolean where a string is expected is kept as its literal
+// text. Decode refuses, with a *[PayloadError] wrapping [ErrMalformedPayload]:
+// a syntax error; a body that is neither a response nor a decline, or both;
+// a missing or empty event_name; a response or decline without its id, or a
+// response without its score; a number that is not an integer or does not
+// fit; a boolean other than true or false; a time in none of the accepted
+// forms; a modelled field given twice; invalid UTF-8 in any text; a form key
+// with unbalanced brackets; and nesting deeper than [MaxDepth].
+//
+// The Event's Raw field is body itself, not a copy.
+func Decode(body []byte, contentType string) (*Event, error) {
+	d := decoder{s: string(body)}
+	var err error
+	if isJSON(body, contentType) {
+		err = d.decodeJSON()
+	} else {
+		err = d.decodeForm()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.event(body)
+}
+
+// isJSON reports whether a body is JSON: by its Content-Type when that
+// names JSON or a form, by its first non-space byte otherwise.
+func isJSON(body []byte, contentType string) bool {
+	mt := mediaType(contentType)
+	switch {
+	case equalFold(mt, "application/json"), len(mt) > 5 && equalFold(mt[len(mt)-5:], "+json"):
+		return true
+	case equalFold(mt, "application/x-www-form-urlencoded"):
+		return false
+	}
+	for _, c := range body {
+		if !isSpace(c) {
+			return c == '{' || c == '['
+		}
+	}
+	return false
+}
+
+// mediaType returns contentType's type/subtype, without parameters.
+func mediaType(contentType string) string {
+	for i := 0; i < len(contentType); i++ {
+		if contentType[i] == ';' {
+			contentType = contentType[:i]
+			break
+		}
+	}
+	for len(contentType) > 0 && isSpace(contentType[0]) {
+		contentType = contentType[1:]
+	}
+	for len(contentType) > 0 && isSpace(contentType[len(contentType)-1]) {
+		contentType = contentType[:len(contentType)-1]
+	}
+	return contentType
+}
+
+func equalFold(s, lower string) bool {
+	return len(s) == len(lower) && hasPrefixFold(s, lower)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// objectKind says which object a payload carries.
+type objectKind uint8
+
+const (
+	noObject objectKind = iota
+	responseObject
+	declineObject
+)
+
+func (k objectKind) String() string {
+	switch k {
+	case responseObject:
+		return "response"
+	case declineObject:
+		return "decline"
+	}
+	return ""
+}
+
+// Bits of decoder.top: the top-level fields seen so far.
+const (
+	topEventName = 1 << iota
+	topTimestamp
+	topAccountToken
+	topSurveyMode
+)
+
+// Bits of decoder.seen: the object's fields seen so far.
+const (
+	fieldID = 1 << iota
+	fieldEmail
+	fieldExternalID
+	fieldScore
+	fieldText
+	fieldIPAddress
+	fieldOriginURL
+	fieldEndUserID
+	fieldEndUserProperties
+	fieldSurveyID
+	fieldCreatedAt
+	fieldUpdatedAt
+	fieldExcluded
+)
+
+// record holds the fields of a response or a decline while decoding.
+type record struct {
+	id, endUserID, surveyID             int64
+	score                               int
+	email, externalID, text, ip, origin string
+	props                               map[string]string
+	createdAt, updatedAt                time.Time
+	excluded                            bool
+}
+
+// decoder holds the state of one Decode. The JSON and form readers feed it
+// values through setTop, setField and setProp, which check and convert them
+// the same way for both formats.
+type decoder struct {
+	s     string // the body
+	i     int    // the JSON reader's position in s
+	depth int    // the JSON reader's nesting depth
+	buf   []byte // scratch space for unescaping values
+	key   []byte // scratch space for unescaping form keys
+
+	top       uint8
+	name      string
+	timestamp time.Time
+	account   string
+	mode      string
+
+	kind    objectKind
+	kindOff int // where the object began
+	seen    uint16
+	rec     record
+
+	nested map[string]*formNode // the form reader's nested end-user properties
+}
+
+// valueKind says what a value was in the body. JSON values are typed; form
+// values are all text, typed by the field they are given to.
+type valueKind uint8
+
+const (
+	valueNull   valueKind = iota // JSON null, or a form key without "="
+	valueString                  // a JSON string
+	valueNumber                  // a JSON number, s is its literal
+	valueBool                    // a JSON true or false, s is its literal
+	valueObject                  // a JSON object or array, s is its raw text
+	valueText                    // a form value
+)
+
+type value struct {
+	kind valueKind
+	s    string
+	off  int // where the value began in the body
+}
+
+// isNull reports whether v means null: JSON null, a form key without "=",
+// or an empty form value, which is how Rails' to_query writes nil.
+func (v value) isNull() bool {
+	return v.kind == valueNull || v.kind == valueText && v.s == ""
+}
+
+func (d *decoder) errAt(off int, field, reason string) error {
+	return &PayloadError{Field: field, Offset: off, Reason: reason}
+}
+
+// fieldErr refuses v as the value of field of the response or decline.
+func (d *decoder) fieldErr(v value, field, reason string) error {
+	return d.errAt(v.off, d.kind.String()+"."+field, reason)
+}
+
+// topBit returns the bit of a modelled top-level field, 0 for others.
+func topBit(name string) uint8 {
+	switch name {
+	case "event_name":
+		return topEventName
+	case "timestamp":
+		return topTimestamp
+	case "account_token":
+		return topAccountToken
+	case "survey_mode":
+		return topSurveyMode
+	}
+	return 0
+}
+
+var topNames = [...]string{"event_name", "timestamp", "account_token", "survey_mode"}
+
+// setTop sets the top-level field bit to v. A zero bit, an unknown field,
+// is ignored.
+func (d *decoder) setTop(bit uint8, v value) error {
+	if bit == 0 {
+		return nil
+	}
+	name := topNames[bits.TrailingZeros8(bit)]
+	if d.top&bit != 0 {
+		return d.errAt(v.off, name, "given twice")
+	}
+	d.top |= bit
+	var s, reason string
+	switch bit {
+	case topTimestamp:
+		d.timestamp, reason = toTime(v)
+	default:
+		s, reason = toString(v)
+	}
+	if reason != "" {
+		return d.errAt(v.off, name, reason)
+	}
+	switch bit {
+	case topEventName:
+		d.name = s
+	case topAccountToken:
+		d.account = s
+	case topSurveyMode:
+		d.mode = s
+	}
+	return nil
+}
+
+// beginObject records that the body's object is kind, found at off.
+func (d *decoder) beginObject(kind objectKind, off int) error {
+	switch d.kind {
+	case noObject:
+		d.kind, d.kindOff = kind, off
+		return nil
+	case kind:
+		return d.errAt(off, kind.String(), "given twice")
+	}
+	return d.errAt(off, "", "both a response and a decline")
+}
+
+// setField sets the object's field bit to v. A zero bit, a field unknown
+// or one the object does not have, is ignored.
+func (d *decoder) setField(bit uint16, v value) error {
+	if bit == 0 {
+		return nil
+	}
+	field := fieldNames[bits.TrailingZeros16(bit)]
+	if d.seen&bit != 0 {
+		return d.fieldErr(v, field, "given twice")
+	}
+	d.seen |= bit
+	r := &d.rec
+	var reason string
+	switch bit {
+	case fieldID:
+		r.id, reason = toInt(v, true)
+	case fieldEmail:
+		r.email, reason = toString(v)
+	case fieldExternalID:
+		r.externalID, reason = toString(v)
+	case fieldScore:
+		var n int64
+		n, reason = toInt(v, true)
+		r.score = int(n)
+		if int64(r.score) != n {
+			reason = "integer out of range"
+		}
+	case fieldText:
+		r.text, reason = toString(v)
+	case fieldIPAddress:
+		r.ip, reason = toString(v)
+	case fieldOriginURL:
+		r.origin, reason = toString(v)
+	case fieldEndUserID:
+		r.endUserID, reason = toInt(v, false)
+	case fieldSurveyID:
+		r.surveyID, reason = toInt(v, false)
+	case fieldCreatedAt:
+		r.createdAt, reason = toTime(v)
+	case fieldUpdatedAt:
+		r.updatedAt, reason = toTime(v)
+	case fieldExcluded:
+		r.excluded, reason = toBool(v)
+	case fieldEndUserProperties:
+		// Only a null or an empty form value comes here: the readers
+		// give the members of an object to setProp.
+		if !v.isNull() {
+			reason = "not an object"
+		}
+	}
+	if reason != "" {
+		return d.fieldErr(v, field, reason)
+	}
+	return nil
+}
+
+var fieldNames = [...]string{
+	"id", "email", "external_id", "score", "text", "ip_address", "origin_url",
+	"end_user_id", "end_user_properties", "survey_id", "created_at", "updated_at",
+	"excluded_from_calculations",
+}
+
+// fieldBit returns the bit of a field of kind, 0 for a field this package
+// does not model or kind does not have.
+func fieldBit(kind objectKind, field string) uint16 {
+	switch field {
+	case "id":
+		return fieldID
+	case "email":
+		return fieldEmail
+	case "external_id":
+		return fieldExternalID
+	case "ip_address":
+		return fieldIPAddress
+	case "origin_url":
+		return fieldOriginURL
+	case "end_user_id":
+		return fieldEndUserID
+	case "end_user_properties":
+		return fieldEndUserProperties
+	case "survey_id":
+		return fieldSurveyID
+	case "created_at":
+		return fieldCreatedAt
+	case "updated_at":
+		return fieldUpdatedAt
+	}
+	if kind != responseObject {
+		return 0
+	}
+	switch field {
+	case "score":
+		return fieldScore
+	case "text":
+		return fieldText
+	case "excluded_from_calculations":
+		return fieldExcluded
+	}
+	return 0
+}
+
+// setProp sets the end-user property key to text, which the reader has
+// already turned into the property's text.
+func (d *decoder) setProp(key string, off int, text string) error {
+	if d.rec.props == nil {
+		d.rec.props = make(map[string]string, 4)
+	}
+	if _, dup := d.rec.props[key]; dup {
+		return d.errAt(off, d.kind.String()+".end_user_properties."+key, "given twice")
+	}
+	d.rec.props[key] = text
+	return nil
+}
+
+// The conversions below return the reason v does not fit, or "".
+
+func toString(v value) (string, string) {
+	switch v.kind {
+	case valueNull:
+		return "", ""
+	case valueObject:
+		return "", "not a string"
+	}
+	return v.s, ""
+}
+
+// toInt converts v to an integer. A null is 0, or refused if required.
+func toInt(v value, required bool) (int64, string) {
+	if v.isNull() {
+		if required {
+			return 0, "missing"
+		}
+		return 0, ""
+	}
+	if v.kind != valueNumber && v.kind != valueText {
+		return 0, "not an integer"
+	}
+	n, err := strconv.ParseInt(v.s, 10, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, "integer out of range"
+		}
+		return 0, "not an integer"
+	}
+	return n, ""
+}
+
+func toBool(v value) (bool, string) {
+	if v.isNull() {
+		return false, ""
+	}
+	if v.kind == valueBool || v.kind == valueText {
+		switch v.s {
+		case "true":
+			return true, ""
+		case "false":
+			return false, ""
+		}
+	}
+	return false, "not true or false"
+}
+
+func toTime(v value) (time.Time, string) {
+	if v.isNull() {
+		return time.Time{}, ""
+	}
+	if v.kind == valueString || v.kind == valueText {
+		if t, ok := parseTime(v.s); ok {
+			return t, ""
+		}
+	}
+	return time.Time{}, "not a time as Rails sends it"
+}
+
+// event checks that the body held a whole event and returns it.
+func (d *decoder) event(raw []byte) (*Event, error) {
+	end := len(d.s)
+	if d.top&topEventName == 0 {
+		return nil, d.errAt(end, "event_name", "missing")
+	}
+	if d.name == "" {
+		return nil, d.errAt(end, "event_name", "empty")
+	}
+	if d.kind == noObject {
+		return nil, d.errAt(end, "", "neither a response nor a decline")
+	}
+	if d.seen&fieldID == 0 {
+		return nil, d.errAt(d.kindOff, d.kind.String()+".id", "missing")
+	}
+	if d.kind == responseObject && d.seen&fieldScore == 0 {
+		return nil, d.errAt(d.kindOff, "response.score", "missing")
+	}
+	if err := d.finishNested(); err != nil {
+		return nil, err
+	}
+	r := &d.rec
+	if r.props == nil {
+		r.props = map[string]string{}
+	}
+	// One allocation holds the event and its object.
+	if d.kind == responseObject {
+		x := &struct {
+			e Event
+			r Response
+		}{}
+		x.r = Response{
+			ID: r.id, Email: r.email, ExternalID: r.externalID, Score: r.score,
+			Text: r.text, IPAddress: r.ip, OriginURL: r.origin,
+			EndUserID: r.endUserID, EndUserProperties: r.props, SurveyID: r.surveyID,
+			CreatedAt: r.createdAt, UpdatedAt: r.updatedAt,
+			ExcludedFromCalculations: r.excluded,
+		}
+		x.e.Response = &x.r
+		d.fillEvent(&x.e, raw)
+		return &x.e, nil
+	}
+	x := &struct {
+		e Event
+		d Decline
+	}{}
+	x.d = Decline{
+		ID: r.id, Email: r.email, ExternalID: r.externalID,
+		IPAddress: r.ip, OriginURL: r.origin,
+		EndUserID: r.endUserID, EndUserProperties: r.props, SurveyID: r.surveyID,
+		CreatedAt: r.createdAt, UpdatedAt: r.updatedAt,
+	}
+	x.e.Decline = &x.d
+	d.fillEvent(&x.e, raw)
+	return &x.e, nil
+}
+
+func (d *decoder) fillEvent(e *Event, raw []byte) {
+	e.Type = eventType(d.kind, d.name)
+	e.Name = d.name
+	e.Timestamp = d.timestamp
+	e.AccountToken = d.account
+	e.SurveyMode = SurveyMode(d.mode)
+	e.Raw = raw
+}
+
+func eventType(kind objectKind, name string) EventType {
+	switch {
+	case kind == responseObject && name == "created":
+		return ResponseCreated
+	case kind == responseObject && name == "updated":
+		return ResponseUpdated
+	case kind == declineObject && name == "created":
+		return DeclineCreated
+	}
+	return EventType(kind.String() + "." + name)
+}

@@ -1,0 +1,372 @@
+package wootric
+
+import (
+	"math/bits"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// decodeForm reads a URL-encoded body as Rack reads one, stricter where Rack
+// guesses: a key with unbalanced brackets, an invalid %-escape, a raw
+// control character or invalid UTF-8 is refused.
+func (d *decoder) decodeForm() error {
+	for start := 0; start <= len(d.s); {
+		end := strings.IndexByte(d.s[start:], '&')
+		if end < 0 {
+			end = len(d.s)
+		} else {
+			end += start
+		}
+		if end > start {
+			if err := d.formPair(start, end); err != nil {
+				return err
+			}
+		}
+		start = end + 1
+	}
+	return nil
+}
+
+// keyPath is a form key split into its name and bracketed segments:
+// "a[b][]" is "a", "b", "".
+type keyPath struct {
+	key  []byte
+	n    int
+	segs [MaxDepth][2]int // the bounds of each part in key
+}
+
+func (p *keyPath) seg(i int) []byte { return p.key[p.segs[i][0]:p.segs[i][1]] }
+
+// formPair reads the pair in d.s[start:end].
+func (d *decoder) formPair(start, end int) error {
+	pair := d.s[start:end]
+	rawKey, rawVal, hasVal := pair, "", false
+	if eq := strings.IndexByte(pair, '='); eq >= 0 {
+		rawKey, rawVal, hasVal = pair[:eq], pair[eq+1:], true
+	}
+	var err error
+	if d.key, err = d.formUnescape(d.key[:0], rawKey, start); err != nil {
+		return err
+	}
+	p := keyPath{key: d.key}
+	if reason := p.split(); reason != "" {
+		return d.errAt(start, "", reason)
+	}
+	v := value{kind: valueNull, off: start}
+	if hasVal {
+		v.kind, v.off = valueText, start+len(rawKey)+1
+		if v.s, err = d.formValue(rawVal, v.off); err != nil {
+			return err
+		}
+	}
+
+	name := p.seg(0)
+	kind := noObject
+	switch string(name) {
+	case "response":
+		kind = responseObject
+	case "decline":
+		kind = declineObject
+	default:
+		if bit := topBit(string(name)); bit != 0 && p.n > 1 {
+			return d.errAt(start, topNames[bits.TrailingZeros8(bit)], "not a single value")
+		} else if p.n == 1 {
+			return d.setTop(bit, v)
+		}
+		return nil
+	}
+
+	if p.n < 2 || len(p.seg(1)) == 0 {
+		return d.errAt(start, kind.String(), "not a hash")
+	}
+	switch d.kind {
+	case noObject:
+		d.kind, d.kindOff = kind, start
+	case kind:
+	default:
+		return d.errAt(start, "", "both a response and a decline")
+	}
+	bit := fieldBit(kind, string(p.seg(1)))
+	switch {
+	case bit == fieldEndUserProperties && p.n > 2:
+		return d.formProp(&p, v, start)
+	case bit != 0 && p.n > 2:
+		return d.fieldErr(v, fieldNames[bits.TrailingZeros16(bit)], "not a single value")
+	case bit == fieldEndUserProperties:
+		// response[end_user_properties]= is an empty hash, and only
+		// that; it may come with the properties' own pairs.
+		if !v.isNull() {
+			return d.fieldErr(v, "end_user_properties", "not an object")
+		}
+		return nil
+	}
+	return d.setField(bit, v)
+}
+
+// split splits p.key into its parts. It returns why the key is refused, or
+// "".
+func (p *keyPath) split() string {
+	k := p.key
+	i := indexByte(k, '[')
+	if i < 0 {
+		i = len(k)
+	}
+	if i == 0 {
+		return "form key without a name"
+	}
+	if indexByte(k[:i], ']') >= 0 {
+		return "form key with unbalanced brackets"
+	}
+	p.segs[0], p.n = [2]int{0, i}, 1
+	for i < len(k) {
+		j := indexByte(k[i+1:], ']')
+		if k[i] != '[' || j < 0 || indexByte(k[i+1:i+1+j], '[') >= 0 {
+			return "form key with unbalanced brackets"
+		}
+		if p.n == MaxDepth {
+			return "form key nested deeper than " + strconv.Itoa(MaxDepth) + " levels"
+		}
+		p.segs[p.n] = [2]int{i + 1, i + 1 + j}
+		p.n++
+		i += j + 2
+	}
+	return ""
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// formProp sets the end-user property named by p's third part.
+func (d *decoder) formProp(p *keyPath, v value, off int) error {
+	k := p.seg(2)
+	if len(k) == 0 {
+		return d.fieldErr(v, "end_user_properties", "not an object")
+	}
+	key := string(k)
+	if p.n == 3 {
+		if _, dup := d.nested[key]; dup {
+			return d.fieldErr(v, "end_user_properties."+key, "given twice")
+		}
+		if v.kind == valueNull {
+			v.s = ""
+		}
+		return d.setProp(key, off, v.s)
+	}
+	if _, dup := d.rec.props[key]; dup {
+		return d.fieldErr(v, "end_user_properties."+key, "given twice")
+	}
+	root := d.nested[key]
+	if root == nil {
+		if d.nested == nil {
+			d.nested = make(map[string]*formNode)
+		}
+		root = &formNode{}
+		d.nested[key] = root
+	}
+	path := make([]string, p.n-3)
+	for i := range path {
+		path[i] = string(p.seg(i + 3))
+	}
+	if !root.insert(path, v) {
+		return d.fieldErr(v, "end_user_properties."+key, "conflicting nested keys")
+	}
+	return nil
+}
+
+// finishNested turns the form's nested end-user properties into their
+// compact JSON.
+func (d *decoder) finishNested() error {
+	for key, root := range d.nested {
+		if err := d.setProp(key, d.kindOff, string(root.appendJSON(nil))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formValue returns the unescaped text of a value. Text without escapes is
+// returned as a slice of the body.
+func (d *decoder) formValue(raw string, off int) (string, error) {
+	plain := true
+	for i := 0; i < len(raw) && plain; i++ {
+		c := raw[i]
+		plain = c != '%' && c != '+' && c >= 0x20 && c != 0x7f
+	}
+	if plain && utf8.ValidString(raw) {
+		return raw, nil
+	}
+	var err error
+	if d.buf, err = d.formUnescape(d.buf[:0], raw, off); err != nil {
+		return "", err
+	}
+	return string(d.buf), nil
+}
+
+// formUnescape appends the unescaped raw to b: "+" is a space and "%XX" a
+// byte. It refuses an invalid escape, a raw control character, and text
+// that is not UTF-8 once unescaped.
+func (d *decoder) formUnescape(b []byte, raw string, off int) ([]byte, error) {
+	n := len(b)
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%':
+			var hi, lo byte
+			ok := i+2 < len(raw)
+			if ok {
+				var ok2 bool
+				hi, ok = unhex(raw[i+1])
+				lo, ok2 = unhex(raw[i+2])
+				ok = ok && ok2
+			}
+			if !ok {
+				return b, d.errAt(off+i, "", "invalid %-escape in form data")
+			}
+			b = append(b, hi<<4|lo)
+			i += 2
+		case c < 0x20 || c == 0x7f:
+			return b, d.errAt(off+i, "", "control character in form data")
+		default:
+			b = append(b, c)
+		}
+	}
+	if !utf8.Valid(b[n:]) {
+		return b, d.errAt(off, "", "invalid UTF-8 in form data")
+	}
+	return b, nil
+}
+
+// formNode is a nested end-user property of a form, such as the "tags" of
+// "response[end_user_properties][tags][]=a": a hash, an array or a value.
+type formNode struct {
+	keys  []string // a hash's keys, in order
+	kids  map[string]*formNode
+	items []*formNode // an array's items
+	leaf  *value      // a value
+}
+
+func (n *formNode) isHash() bool  { return n.kids != nil }
+func (n *formNode) isArray() bool { return n.items != nil }
+func (n *formNode) isEmpty() bool { return n.kids == nil && n.items == nil && n.leaf == nil }
+
+// insert adds v at path below n as Rack does: "" is an array's next item,
+// or, when more parts follow, the last item if it is a hash that lacks them.
+// It reports false when the path conflicts with what n holds.
+func (n *formNode) insert(path []string, v value) bool {
+	seg, rest := path[0], path[1:]
+	if seg == "" {
+		if !n.isEmpty() && !n.isArray() {
+			return false
+		}
+		if len(rest) == 0 {
+			n.items = append(n.items, &formNode{leaf: &v})
+			return true
+		}
+		if rest[0] == "" {
+			return false // arrays of arrays: Rack refuses them too
+		}
+		if last := len(n.items) - 1; last >= 0 && n.items[last].isHash() && !n.items[last].has(rest) {
+			return n.items[last].insert(rest, v)
+		}
+		kid := &formNode{}
+		n.items = append(n.items, kid)
+		return kid.insert(rest, v)
+	}
+	if !n.isEmpty() && !n.isHash() {
+		return false
+	}
+	if n.kids == nil {
+		n.kids = make(map[string]*formNode)
+	}
+	kid := n.kids[seg]
+	if kid == nil {
+		kid = &formNode{}
+		n.kids[seg] = kid
+		n.keys = append(n.keys, seg)
+	} else if len(rest) == 0 || kid.leaf != nil {
+		return false
+	}
+	if len(rest) == 0 {
+		kid.leaf = &v
+		return true
+	}
+	return kid.insert(rest, v)
+}
+
+// has reports whether the hash n already holds path, as Rack's
+// params_hash_has_key? does.
+func (n *formNode) has(path []string) bool {
+	for _, seg := range path {
+		if seg == "" {
+			return false
+		}
+	}
+	for _, seg := range path {
+		if !n.isHash() {
+			return false
+		}
+		if n = n.kids[seg]; n == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSON appends n as compact JSON, its values as strings.
+func (n *formNode) appendJSON(b []byte) []byte {
+	switch {
+	case n.leaf != nil && n.leaf.kind == valueNull:
+		return append(b, "null"...)
+	case n.leaf != nil:
+		return appendJSONString(b, n.leaf.s)
+	case n.isArray():
+		b = append(b, '[')
+		for i, item := range n.items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = item.appendJSON(b)
+		}
+		return append(b, ']')
+	}
+	b = append(b, '{')
+	for i, k := range n.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = n.kids[k].appendJSON(b)
+	}
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,430 @@
+package wootric
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// decodeJSON reads a JSON body. It is a scanner for the one shape Wootric
+// sends: it fills the decoder as it reads, validates what it skips, and
+// takes strings without escapes as slices of the body, so that a delivery
+// costs no allocation per field.
+func (d *decoder) decodeJSON() error {
+	d.skipSpace()
+	if d.i >= len(d.s) || d.s[d.i] != '{' {
+		return d.errAt(d.i, "", "not a JSON object")
+	}
+	if err := d.open(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, off, ok, err := d.nextKey(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		switch key {
+		case "response":
+			err = d.jsonObject(responseObject, off)
+		case "decline":
+			err = d.jsonObject(declineObject, off)
+		default:
+			var v value
+			if v, err = d.value(); err == nil {
+				err = d.setTop(topBit(key), v)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	d.skipSpace()
+	if d.i != len(d.s) {
+		return d.errAt(d.i, "", "data after the JSON object")
+	}
+	return nil
+}
+
+// jsonObject reads the value of "response" or "decline". A null is as if
+// the key were absent.
+func (d *decoder) jsonObject(kind objectKind, off int) error {
+	d.skipSpace()
+	if d.literal("null") {
+		return nil
+	}
+	if d.i >= len(d.s) || d.s[d.i] != '{' {
+		return d.errAt(d.i, kind.String(), "not an object")
+	}
+	if err := d.beginObject(kind, off); err != nil {
+		return err
+	}
+	if err := d.open(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		field, foff, ok, err := d.nextKey(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if field == "end_user_properties" {
+			err = d.jsonProps(foff)
+		} else {
+			var v value
+			if v, err = d.value(); err == nil {
+				err = d.setField(fieldBit(kind, field), v)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// jsonProps reads the value of end_user_properties.
+func (d *decoder) jsonProps(off int) error {
+	d.skipSpace()
+	if d.i >= len(d.s) || d.s[d.i] != '{' {
+		v, err := d.value()
+		if err != nil {
+			return err
+		}
+		return d.setField(fieldEndUserProperties, v)
+	}
+	if err := d.setField(fieldEndUserProperties, value{kind: valueNull, off: off}); err != nil {
+		return err
+	}
+	if err := d.open(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, koff, ok, err := d.nextKey(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		v, err := d.value()
+		if err != nil {
+			return err
+		}
+		text := v.s
+		switch v.kind {
+		case valueNull:
+			text = ""
+		case valueObject:
+			text = compact(v.s)
+		}
+		if err := d.setProp(key, koff, text); err != nil {
+			return err
+		}
+	}
+}
+
+// value reads any JSON value. An object or array is validated and skipped,
+// and returned as its raw text.
+func (d *decoder) value() (value, error) {
+	d.skipSpace()
+	off := d.i
+	if off >= len(d.s) {
+		return value{}, d.errAt(off, "", "unexpected end of JSON")
+	}
+	switch c := d.s[off]; {
+	case c == '"':
+		s, err := d.str()
+		return value{kind: valueString, s: s, off: off}, err
+	case c == '{' || c == '[':
+		err := d.skipComposite()
+		return value{kind: valueObject, s: d.s[off:d.i], off: off}, err
+	case c == 't' && d.literal("true"), c == 'f' && d.literal("false"):
+		return value{kind: valueBool, s: d.s[off:d.i], off: off}, nil
+	case c == 'n' && d.literal("null"):
+		return value{kind: valueNull, off: off}, nil
+	case c == '-' || '0' <= c && c <= '9':
+		s, err := d.number()
+		return value{kind: valueNumber, s: s, off: off}, err
+	}
+	return value{}, d.errAt(off, "", "invalid character where a JSON value belongs")
+}
+
+// open enters the object or array at d.i.
+func (d *decoder) open() error {
+	d.depth++
+	if d.depth > MaxDepth {
+		return d.errAt(d.i, "", "nested deeper than "+strconv.Itoa(MaxDepth)+" levels")
+	}
+	d.i++
+	return nil
+}
+
+// nextKey reads the next member's key and the colon after it, in an object
+// just opened (first) or after a member's value. At the closing brace it
+// returns ok false.
+func (d *decoder) nextKey(first bool) (key string, off int, ok bool, err error) {
+	if ok, err = d.more(first, '}'); !ok || err != nil {
+		return "", d.i, false, err
+	}
+	if d.i >= len(d.s) || d.s[d.i] != '"' {
+		return "", d.i, false, d.errAt(d.i, "", "expected a string key")
+	}
+	off = d.i
+	if key, err = d.str(); err != nil {
+		return "", off, false, err
+	}
+	d.skipSpace()
+	if d.i >= len(d.s) || d.s[d.i] != ':' {
+		return "", d.i, false, d.errAt(d.i, "", "expected ':' after a key")
+	}
+	d.i++
+	return key, off, true, nil
+}
+
+// more steps over the ',' between members or elements, or over the closing
+// bracket. It reports whether another member or element follows.
+func (d *decoder) more(first bool, closing byte) (bool, error) {
+	d.skipSpace()
+	if d.i >= len(d.s) {
+		return false, d.errAt(d.i, "", "unexpected end of JSON")
+	}
+	c := d.s[d.i]
+	if c == closing {
+		d.i++
+		d.depth--
+		return false, nil
+	}
+	if first {
+		return true, nil
+	}
+	if c != ',' {
+		return false, d.errAt(d.i, "", "expected ',' or '"+string(closing)+"'")
+	}
+	d.i++
+	d.skipSpace()
+	if d.i < len(d.s) && d.s[d.i] == closing {
+		return false, d.errAt(d.i, "", "trailing comma before '"+string(closing)+"'")
+	}
+	return true, nil
+}
+
+// skipComposite validates and steps over the object or array at d.i.
+func (d *decoder) skipComposite() error {
+	if d.s[d.i] == '[' {
+		if err := d.open(); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			more, err := d.more(first, ']')
+			if err != nil || !more {
+				return err
+			}
+			if _, err := d.value(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := d.open(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		_, _, ok, err := d.nextKey(first)
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := d.value(); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *decoder) skipSpace() {
+	for d.i < len(d.s) && isSpace(d.s[d.i]) {
+		d.i++
+	}
+}
+
+// literal steps over lit if it is at d.i.
+func (d *decoder) literal(lit string) bool {
+	if strings.HasPrefix(d.s[d.i:], lit) {
+		d.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// number steps over the JSON number at d.i and returns its text.
+func (d *decoder) number() (string, error) {
+	start, i, s := d.i, d.i, d.s
+	digits := func() bool {
+		n := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > n
+	}
+	if s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case !digits():
+		return "", d.errAt(i, "", "invalid number")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return "", d.errAt(i, "", "invalid number")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return "", d.errAt(i, "", "invalid number")
+		}
+	}
+	d.i = i
+	return s[start:i], nil
+}
+
+// str reads the JSON string at d.i. A string without escapes is returned as
+// a slice of the body.
+func (d *decoder) str() (string, error) {
+	start := d.i + 1
+	for i := start; i < len(d.s); {
+		c := d.s[i]
+		switch {
+		case c == '"':
+			d.i = i + 1
+			return d.s[start:i], nil
+		case c == '\\':
+			return d.unescape(start, i)
+		case c < 0x20:
+			return "", d.errAt(i, "", "control character in a string")
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, n := utf8.DecodeRuneInString(d.s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", d.errAt(i, "", "invalid UTF-8 in a string")
+			}
+			i += n
+		}
+	}
+	return "", d.errAt(len(d.s), "", "unterminated string")
+}
+
+// unescape finishes reading a string that has an escape at i.
+func (d *decoder) unescape(start, i int) (string, error) {
+	b := append(d.buf[:0], d.s[start:i]...)
+	for i < len(d.s) {
+		c := d.s[i]
+		switch {
+		case c == '"':
+			d.i = i + 1
+			d.buf = b
+			return string(b), nil
+		case c < 0x20:
+			return "", d.errAt(i, "", "control character in a string")
+		case c == '\\':
+			if i+1 >= len(d.s) {
+				return "", d.errAt(i, "", "unterminated string")
+			}
+			i += 2
+			switch e := d.s[i-1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				r, ok := d.hex4(i)
+				if !ok {
+					return "", d.errAt(i-2, "", "invalid \\u escape")
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					r2, ok := rune(0), false
+					if strings.HasPrefix(d.s[i:], `\u`) {
+						r2, ok = d.hex4(i + 2)
+					}
+					r = utf16.DecodeRune(r, r2)
+					if !ok || r == utf8.RuneError {
+						return "", d.errAt(i-6, "", "unpaired surrogate in a \\u escape")
+					}
+					i += 6
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				return "", d.errAt(i-2, "", "invalid escape")
+			}
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, n := utf8.DecodeRuneInString(d.s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return "", d.errAt(i, "", "invalid UTF-8 in a string")
+			}
+			b = append(b, d.s[i:i+n]...)
+			i += n
+		}
+	}
+	return "", d.errAt(len(d.s), "", "unterminated string")
+}
+
+func (d *decoder) hex4(i int) (rune, bool) {
+	if i+4 > len(d.s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(d.s[i : i+4]) {
+		n, ok := unhex(c)
+		if !ok {
+			return 0, false
+		}
+		r = r<<4 | rune(n)
+	}
+	return r, true
+}
+
+// compact returns a valid JSON object or array as compact JSON: without
+// white space outside strings, and with its strings re-encoded with only
+// the escapes JSON requires, so that a nested property reads the same
+// whether it came as JSON or as a form.
+func compact(raw string) string {
+	if !strings.ContainsAny(raw, " \t\n\r\\") {
+		return raw
+	}
+	d := decoder{s: raw}
+	b := make([]byte, 0, len(raw))
+	for d.i < len(raw) {
+		switch c := raw[d.i]; {
+		case c == '"':
+			s, _ := d.str() // raw has been validated
+			b = appendJSONString(b, s)
+		case isSpace(c):
+			d.i++
+		default:
+			b = append(b, c)
+			d.i++
+		}
+	}
+	return string(b)
+}

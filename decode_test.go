@@ -1,0 +1,636 @@
+package wootric_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wootric-go/wootric"
+)
+
+var pacific = time.FixedZone("", -7*3600)
+
+// at returns the time of the given wall clock in loc.
+func at(loc *time.Location, year, month, day, hour, min, sec, msec int) time.Time {
+	return time.Date(year, time.Month(month), day, hour, min, sec, msec*int(time.Millisecond), loc)
+}
+
+// docResponse is the documentation's response-created sample.
+func docResponse(loc *time.Location) *wootric.Event {
+	return &wootric.Event{
+		Type: wootric.ResponseCreated, Name: "created",
+		Timestamp:    at(loc, 2016, 8, 4, 13, 57, 31, 329),
+		AccountToken: "NPS-xxxxxxxx", SurveyMode: wootric.NPS,
+		Response: &wootric.Response{
+			ID: 1128, Email: "nps@example.com", ExternalID: "123abc", Score: 7,
+			IPAddress: "127.0.0.1", OriginURL: "https://wootric.com/", EndUserID: 30,
+			EndUserProperties: map[string]string{"pricing_plan": "Enterprise", "product_plan": "Web App"},
+			SurveyID:          1146,
+			CreatedAt:         at(loc, 2016, 8, 4, 13, 57, 26, 558),
+			UpdatedAt:         at(loc, 2016, 8, 4, 13, 57, 26, 558),
+		},
+	}
+}
+
+// docDecline is the documentation's decline-created sample.
+func docDecline(loc *time.Location) *wootric.Event {
+	return &wootric.Event{
+		Type: wootric.DeclineCreated, Name: "created",
+		Timestamp:    at(loc, 2016, 8, 4, 13, 58, 23, 309),
+		AccountToken: "NPS-xxxxxxxx", SurveyMode: wootric.NPS,
+		Decline: &wootric.Decline{
+			ID: 19, Email: "nps@example.com", ExternalID: "123abc",
+			IPAddress: "127.0.0.1", OriginURL: "https://wootric.com/", EndUserID: 31,
+			EndUserProperties: map[string]string{"pricing_plan": "Pro", "product_plan": "Web App"},
+			SurveyID:          1147,
+			CreatedAt:         at(loc, 2016, 8, 4, 13, 58, 21, 122),
+			UpdatedAt:         at(loc, 2016, 8, 4, 13, 58, 21, 122),
+		},
+	}
+}
+
+// richResponse is testdata/rails/generate.rb's response-updated-rich: a
+// comment and properties that exercise every escape and JSON type.
+func richResponse(loc *time.Location) *wootric.Event {
+	e := docResponse(loc)
+	e.Type, e.Name = wootric.ResponseUpdated, "updated"
+	e.AccountToken, e.SurveyMode = "NPS-EU-1a2b3c4d", wootric.CES
+	r := e.Response
+	r.ID, r.Score, r.Email = 4242, 10, "o'brien+nps@example.com"
+	r.Text = "Great \"app\" & team = 100% <3 + more\nSecond line: café ✓ 😀 \u2028end"
+	r.OriginURL = "https://example.com/pricing?plan=pro&x=1#top"
+	r.EndUserProperties = map[string]string{
+		"pricing_plan": "Enterprise", "seats": "1000", "mrr": "12.5",
+		"trial": "true", "churned": "false", "nickname": "",
+		"address":   `{"city":"San Francisco","zip":"94107"}`,
+		"tags":      `["a b","c&d"]`,
+		"Plan name": "Gold [beta]",
+	}
+	r.UpdatedAt = at(loc, 2016, 8, 5, 9, 1, 2, 345)
+	r.ExcludedFromCalculations = true
+	return e
+}
+
+// eventJSON renders e for comparison: times cut to precision, with their
+// offsets, and Raw left out.
+func eventJSON(t *testing.T, e *wootric.Event, precision time.Duration) string {
+	t.Helper()
+	c := *e
+	c.Raw = nil
+	c.Timestamp = c.Timestamp.Truncate(precision)
+	if r := c.Response; r != nil {
+		rc := *r
+		rc.CreatedAt, rc.UpdatedAt = rc.CreatedAt.Truncate(precision), rc.UpdatedAt.Truncate(precision)
+		c.Response = &rc
+	}
+	if d := c.Decline; d != nil {
+		dc := *d
+		dc.CreatedAt, dc.UpdatedAt = dc.CreatedAt.Truncate(precision), dc.UpdatedAt.Truncate(precision)
+		c.Decline = &dc
+	}
+	b, err := json.MarshalIndent(c, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func assertEvent(t *testing.T, name string, got, want *wootric.Event, precision time.Duration) {
+	t.Helper()
+	if g, w := eventJSON(t, got, precision), eventJSON(t, want, precision); g != w {
+		t.Errorf("Decode(%s) =\n%s\nwant\n%s", name, g, w)
+	}
+}
+
+func TestDecodeDocSamples(t *testing.T) {
+	tests := []struct {
+		file      string
+		want      *wootric.Event
+		precision time.Duration
+	}{
+		{"doc-response-created.json", docResponse(pacific), time.Nanosecond},
+		{"response-created.form", docResponse(pacific), time.Second},
+		{"decline-created.json", docDecline(pacific), time.Nanosecond},
+		{"decline-created.form", docDecline(pacific), time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			body := readTestdata(t, tc.file)
+			got, err := wootric.Decode(body, "")
+			if err != nil {
+				t.Fatalf("Decode(%s) = %v", tc.file, err)
+			}
+			assertEvent(t, tc.file, got, tc.want, tc.precision)
+			if string(got.Raw) != string(body) {
+				t.Errorf("Decode(%s).Raw is not the body", tc.file)
+			}
+			for _, tm := range []time.Time{got.Timestamp, createdAt(got)} {
+				if _, off := tm.Zone(); off != -7*3600 {
+					t.Errorf("Decode(%s) time %v has offset %d, want -25200 as sent", tc.file, tm, off)
+				}
+			}
+		})
+	}
+}
+
+func createdAt(e *wootric.Event) time.Time {
+	if e.Response != nil {
+		return e.Response.CreatedAt
+	}
+	return e.Decline.CreatedAt
+}
+
+// TestDecodeDocSamplesAsPrinted checks the samples exactly as the
+// documentation prints them: the JSON decline has a trailing comma, and the
+// forms are broken into lines, raw line feeds no form encoder sends.
+func TestDecodeDocSamplesAsPrinted(t *testing.T) {
+	tests := []struct {
+		file   string
+		offset int
+		reason string
+	}{
+		{"doc-decline-created.json", 412, "trailing comma"},
+		{"doc-response-created.form", 18, "control character"},
+		{"doc-decline-created.form", 15, "control character"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			_, err := wootric.Decode(readTestdata(t, tc.file), "")
+			var pe *wootric.PayloadError
+			if !errors.Is(err, wootric.ErrMalformedPayload) || !errors.As(err, &pe) {
+				t.Fatalf("Decode(%s) = %v, want a *PayloadError", tc.file, err)
+			}
+			if pe.Offset != tc.offset || !strings.Contains(pe.Reason, tc.reason) {
+				t.Errorf("Decode(%s) = %v, want %q at byte %d", tc.file, err, tc.reason, tc.offset)
+			}
+		})
+	}
+}
+
+// TestDecodeRailsVariants decodes what Rails and Rack encoders really send
+// (testdata/rails, made by generate.rb): ActiveSupport's to_query and
+// to_json, Rack's build_nested_query, pretty JSON, whole-second and
+// non-standard time formats, Pacific and UTC times.
+func TestDecodeRailsVariants(t *testing.T) {
+	files, err := filepath.Glob("testdata/rails/*.*[nm]")
+	if err != nil || len(files) < 30 {
+		t.Fatalf("testdata/rails holds %d samples, err %v", len(files), err)
+	}
+	checkRailsVariants(t, files)
+}
+
+// TestDecodeRailsVariantsLive runs generate.rb, when Ruby, Rack and
+// ActiveSupport are installed, and decodes what it writes now.
+func TestDecodeRailsVariantsLive(t *testing.T) {
+	ruby, err := exec.LookPath("ruby")
+	if err != nil {
+		t.Skip("ruby is not installed (apt-get install ruby ruby-rack ruby-activesupport); the committed samples are tested by TestDecodeRailsVariants")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(ruby, "testdata/rails/generate.rb", dir).CombinedOutput(); err != nil {
+		t.Skipf("generate.rb needs Rack and ActiveSupport (apt-get install ruby-rack ruby-activesupport): %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) < 30 {
+		t.Fatalf("generate.rb wrote %d files", len(files))
+	}
+	checkRailsVariants(t, files)
+}
+
+func checkRailsVariants(t *testing.T, files []string) {
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			loc := pacific
+			if strings.Contains(name, "-utc.") {
+				loc = time.UTC
+			}
+			var want *wootric.Event
+			switch {
+			case strings.HasPrefix(name, "response-created"):
+				want = docResponse(loc)
+			case strings.HasPrefix(name, "decline-created"):
+				want = docDecline(loc)
+			case strings.HasPrefix(name, "response-updated-rich"):
+				want = richResponse(loc)
+			default:
+				t.Fatalf("no expectation for %s", name)
+			}
+			precision := time.Second
+			if strings.HasSuffix(name, ".to_json.json") || strings.HasSuffix(name, ".pretty.json") {
+				precision = time.Millisecond
+			}
+			body, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			contentType := "application/x-www-form-urlencoded"
+			if strings.HasSuffix(name, ".json") {
+				contentType = "application/json; charset=utf-8"
+			}
+			for _, ct := range []string{contentType, ""} {
+				got, err := wootric.Decode(body, ct)
+				if err != nil {
+					t.Fatalf("Decode(%s, %q) = %v", name, ct, err)
+				}
+				assertEvent(t, name, got, want, precision)
+				_, off := got.Timestamp.Zone()
+				if _, wantOff := want.Timestamp.Zone(); off != wantOff {
+					t.Errorf("Decode(%s) timestamp offset = %d, want %d", name, off, wantOff)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeFormatChoice(t *testing.T) {
+	jsonBody := readTestdata(t, "doc-response-created.json")
+	formBody := readTestdata(t, "response-created.form")
+	tests := []struct {
+		name        string
+		body        []byte
+		contentType string
+		ok          bool
+	}{
+		{"json by content type", jsonBody, "application/json", true},
+		{"json with charset, any case", jsonBody, "Application/JSON; charset=UTF-8", true},
+		{"json suffix type", jsonBody, "application/vnd.wootric+json", true},
+		{"json sniffed without content type", jsonBody, "", true},
+		{"json sniffed under an unrelated type", jsonBody, "text/plain", true},
+		{"json sniffed after white space", append([]byte(" \r\n\t"), jsonBody...), "", true},
+		{"form by content type", formBody, "application/x-www-form-urlencoded; charset=utf-8", true},
+		{"form sniffed without content type", formBody, "", true},
+		{"form sniffed under an unrelated type", formBody, "application/octet-stream", true},
+		{"json body labelled form", jsonBody, "application/x-www-form-urlencoded", false},
+		{"form body labelled json", formBody, "application/json", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := wootric.Decode(tc.body, tc.contentType)
+			if tc.ok && (err != nil || e.Response == nil || e.Response.ID != 1128) {
+				t.Fatalf("Decode(%q) = %v, %v, want response 1128", tc.contentType, e, err)
+			}
+			if !tc.ok && !errors.Is(err, wootric.ErrMalformedPayload) {
+				t.Fatalf("Decode(%q) = %v, want ErrMalformedPayload", tc.contentType, err)
+			}
+		})
+	}
+}
+
+// jsonWithTimestamp is a minimal JSON response whose timestamp is ts, a
+// JSON value.
+func jsonWithTimestamp(ts string) []byte {
+	return []byte(`{"response":{"id":1,"score":9},"event_name":"created","timestamp":` + ts + `}`)
+}
+
+func TestDecodeTimes(t *testing.T) {
+	tests := []struct {
+		in     string
+		want   string // RFC 3339 with nanoseconds, or "" for the zero time
+		offset int
+	}{
+		{`"2016-08-04T13:57:26.558-07:00"`, "2016-08-04T13:57:26.558-07:00", -7 * 3600},
+		{`"2016-08-04T20:57:26.558Z"`, "2016-08-04T20:57:26.558Z", 0},
+		{`"2016-08-04T13:57:26-07:00"`, "2016-08-04T13:57:26-07:00", -7 * 3600},
+		{`"2016-08-04T13:57:26.123456789+05:30"`, "2016-08-04T13:57:26.123456789+05:30", 5*3600 + 1800},
+		{`"2016-08-04T13:57:26.5+05:45"`, "2016-08-04T13:57:26.5+05:45", 5*3600 + 2700},
+		{`"2016-08-04 13:57:26 -0700"`, "2016-08-04T13:57:26-07:00", -7 * 3600},
+		{`"2016-08-04 13:57:26.558 -0700"`, "2016-08-04T13:57:26.558-07:00", -7 * 3600},
+		{`"2016-08-04 20:57:26 UTC"`, "2016-08-04T20:57:26Z", 0},
+		{`"2016-08-04 20:57:26 +0000"`, "2016-08-04T20:57:26Z", 0},
+		{`"2016/08/04 13:57:26 -0700"`, "2016-08-04T13:57:26-07:00", -7 * 3600},
+		{`"2016-02-29 12:00:00 +1400"`, "2016-02-29T12:00:00+14:00", 14 * 3600},
+		{`null`, "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			e, err := wootric.Decode(jsonWithTimestamp(tc.in), "")
+			if err != nil {
+				t.Fatalf("Decode(timestamp %s) = %v", tc.in, err)
+			}
+			got := ""
+			if !e.Timestamp.IsZero() {
+				got = e.Timestamp.Format(time.RFC3339Nano)
+			}
+			_, off := e.Timestamp.Zone()
+			if got != tc.want || off != tc.offset {
+				t.Errorf("Decode(timestamp %s) = %s (offset %d), want %s (offset %d)", tc.in, got, off, tc.want, tc.offset)
+			}
+		})
+	}
+	refused := []string{
+		`"2016-08-04 13:57:26"`, // no zone: the offset would be a guess
+		`"2016-08-04"`,
+		`"2016-08-04T13:57"`,
+		`""`,
+		`1470344246`,
+		`"1470344246"`,
+		`"Thu, 04 Aug 2016 13:57:26 -0700"`,
+		`"2016-02-30 10:00:00 UTC"`,
+		`"2015-02-29 10:00:00 UTC"`,
+		`"2016-13-01 10:00:00 UTC"`,
+		`"2016-08-04T24:00:00Z"`,
+		`"2016-08-04T13:60:00Z"`,
+		`"2016-08-04T13:57:60Z"`,
+		`"2016-08-04T13:57:26.Z"`,
+		`"2016-08-04T13:57:26.1234567891Z"`,
+		`"2016-08-04T13:57:26+24:00"`,
+		`"2016-08-04T13:57:26+07:60"`,
+		`"2016-08-04T13:57:26 PST"`,
+		`"2016-08-04T13:57:26Zjunk"`,
+		`"２016-08-04T13:57:26Z"`,
+		`"2016-08-04x13:57:26Z"`,
+		`"+016-08-04T13:57:26Z"`,
+	}
+	for _, in := range refused {
+		t.Run("refuses "+in, func(t *testing.T) {
+			_, err := wootric.Decode(jsonWithTimestamp(in), "")
+			var pe *wootric.PayloadError
+			if !errors.As(err, &pe) || pe.Field != "timestamp" {
+				t.Fatalf("Decode(timestamp %s) = %v, want a PayloadError for timestamp", in, err)
+			}
+		})
+	}
+}
+
+func TestDecodeEndUserProperties(t *testing.T) {
+	const form = "event_name=created&response[id]=1&response[score]=9&"
+	tests := []struct {
+		name string
+		body string
+		want map[string]string
+	}{
+		{"json scalars as text", `{"response":{"id":1,"score":9,"end_user_properties":{"n":1000,"f":12.5,"e":-1E3,"t":true,"b":false,"z":null,"s":"x"}},"event_name":"created"}`,
+			map[string]string{"n": "1000", "f": "12.5", "e": "-1E3", "t": "true", "b": "false", "z": "", "s": "x"}},
+		{"json nested values as compact json", `{"response":{"id":1,"score":9,"end_user_properties":{"o": { "a" : [1, "x y", null, {"b":"\u00e9\""}] }, "l":[ ]}},"event_name":"created"}`,
+			map[string]string{"o": `{"a":[1,"x y",null,{"b":"é\""}]}`, "l": `[]`}},
+		{"json absent", `{"response":{"id":1,"score":9},"event_name":"created"}`, map[string]string{}},
+		{"json null", `{"response":{"id":1,"score":9,"end_user_properties":null},"event_name":"created"}`, map[string]string{}},
+		{"json empty", `{"response":{"id":1,"score":9,"end_user_properties":{}},"event_name":"created"}`, map[string]string{}},
+		{"json escaped key", `{"response":{"id":1,"score":9,"end_user_properties":{"pl\u0061n":"x"}},"event_name":"created"}`, map[string]string{"plan": "x"}},
+		{"form absent", form, map[string]string{}},
+		{"form empty hash", form + "response[end_user_properties]=", map[string]string{}},
+		{"form null and empty", form + "response[end_user_properties][a]&response[end_user_properties][b]=", map[string]string{"a": "", "b": ""}},
+		{"form array", form + "response[end_user_properties][l][]=1&response[end_user_properties][l][]=a+b", map[string]string{"l": `["1","a b"]`}},
+		{"form hash", form + "response[end_user_properties][h][b]=2&response[end_user_properties][h][a]=%22", map[string]string{"h": `{"b":"2","a":"\""}`}},
+		{"form array of hashes, as rack groups them", form + "response[end_user_properties][l][][a]=1&response[end_user_properties][l][][b]=2&response[end_user_properties][l][][a]=3",
+			map[string]string{"l": `[{"a":"1","b":"2"},{"a":"3"}]`}},
+		{"form null in a nested value", form + "response[end_user_properties][h][a]", map[string]string{"h": `{"a":null}`}},
+		{"form escaped brackets", form + "response%5Bend_user_properties%5D%5Bplan%5D=Pro", map[string]string{"plan": "Pro"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := wootric.Decode([]byte(tc.body), "")
+			if err != nil {
+				t.Fatalf("Decode(%q) = %v", tc.body, err)
+			}
+			got := e.Response.EndUserProperties
+			if got == nil || len(got) != len(tc.want) {
+				t.Fatalf("Decode(%q) properties = %#v, want %#v", tc.body, got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("Decode(%q) properties[%q] = %q, want %q", tc.body, k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeAccepts covers what Rails, Rack and Wootric may send beyond the
+// samples: each body must decode, and check says what it must hold.
+func TestDecodeAccepts(t *testing.T) {
+	tests := []struct {
+		name  string
+		body  string
+		check func(e *wootric.Event) bool
+	}{
+		{"unknown event name is its own type", `{"response":{"id":1,"score":9},"event_name":"deleted"}`,
+			func(e *wootric.Event) bool { return e.Type == "response.deleted" && e.Name == "deleted" }},
+		{"unknown decline event", "decline[id]=1&event_name=archived",
+			func(e *wootric.Event) bool { return e.Type == "decline.archived" && e.Decline.ID == 1 }},
+		{"unknown fields of any shape are ignored", `{"response":{"id":1,"score":9,"tags":["a",{"b":[null,true,1.5e-3]}],"survey":{"id":2}},"event_name":"created","extra":{"x":[]},"version":2}`,
+			func(e *wootric.Event) bool { return e.Response.ID == 1 }},
+		{"unknown form fields of any shape are ignored", "response[id]=1&response[score]=9&response[survey][id]=2&response[tags][]=a&extra[x][y]=1&version&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.ID == 1 }},
+		{"a decline ignores response-only fields", `{"decline":{"id":1,"score":"n/a","text":{},"excluded_from_calculations":7},"event_name":"created"}`,
+			func(e *wootric.Event) bool { return e.Type == wootric.DeclineCreated && e.Decline.ID == 1 }},
+		{"a null object is absent", `{"response":null,"decline":{"id":3},"event_name":"created"}`,
+			func(e *wootric.Event) bool { return e.Decline != nil && e.Response == nil }},
+		{"json null strings are empty", `{"response":{"id":1,"score":0,"text":null,"email":null},"event_name":"created"}`,
+			func(e *wootric.Event) bool { return e.Response.Text == "" && e.Response.Score == 0 }},
+		{"json number or boolean kept as text in a string field", `{"response":{"id":1,"score":9,"external_id":123,"email":true},"event_name":"created"}`,
+			func(e *wootric.Event) bool { return e.Response.ExternalID == "123" && e.Response.Email == "true" }},
+		{"json escapes", `{"response":{"id":1,"score":9,"text":"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\u0026"},"event_name":"cre\u0061ted"}`,
+			func(e *wootric.Event) bool {
+				return e.Response.Text == "\"\\/\b\f\n\r\té😀&" && e.Type == wootric.ResponseCreated
+			}},
+		{"json negative and zero integers", `{"response":{"id":-0,"score":-1,"end_user_id":0},"event_name":"created"}`,
+			func(e *wootric.Event) bool { return e.Response.ID == 0 && e.Response.Score == -1 }},
+		{"json largest id", `{"response":{"id":9223372036854775807,"score":9},"event_name":"created"}`,
+			func(e *wootric.Event) bool { return e.Response.ID == 1<<63-1 }},
+		{"form plus and %20 are spaces", "response[id]=1&response[score]=9&response[text]=a+b%20c&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.Text == "a b c" }},
+		{"form %2B is a plus", "response[id]=1&response[score]=9&response[email]=a%2Bb%40x.io&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.Email == "a+b@x.io" }},
+		{"form lower-case escapes", "response%5bid%5d=1&response%5bscore%5d=9&response%5btext%5d=%c3%a9&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.Text == "é" }},
+		{"form raw UTF-8", "response[id]=1&response[score]=9&response[text]=café&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.Text == "café" }},
+		{"form key without = is null", "response[id]=1&response[score]=9&response[text]&response[end_user_id]&response[excluded_from_calculations]&timestamp&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.Text == "" && e.Response.EndUserID == 0 && e.Timestamp.IsZero() }},
+		{"form empty values are null", "response[id]=1&response[score]=9&response[survey_id]=&response[created_at]=&response[excluded_from_calculations]=&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.SurveyID == 0 && e.Response.CreatedAt.IsZero() }},
+		{"form empty pairs are skipped", "&&response[id]=1&&response[score]=9&event_name=created&",
+			func(e *wootric.Event) bool { return e.Response.ID == 1 }},
+		{"form booleans", "response[id]=1&response[score]=9&response[excluded_from_calculations]=true&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.ExcludedFromCalculations }},
+		{"form value with = and ;", "response[id]=1&response[score]=9&response[text]=a=b;c&event_name=created",
+			func(e *wootric.Event) bool { return e.Response.Text == "a=b;c" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := wootric.Decode([]byte(tc.body), "")
+			if err != nil {
+				t.Fatalf("Decode(%q) = %v", tc.body, err)
+			}
+			if !tc.check(e) {
+				t.Errorf("Decode(%q) = %+v, %+v, %+v", tc.body, e, e.Response, e.Decline)
+			}
+		})
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	deep := strings.Repeat("[", wootric.MaxDepth) + strings.Repeat("]", wootric.MaxDepth)
+	tests := []struct {
+		name   string
+		body   string
+		field  string // the PayloadError's Field
+		reason string // part of its Reason
+		offset int    // its Offset, or -1 for any
+	}{
+		{"not a JSON object", `["response"]`, "", "not a JSON object", 0},
+		{"both response and decline", `{"response":{"id":1,"score":9},"decline":{"id":2},"event_name":"created"}`, "", "both a response and a decline", -1},
+		{"both in a form", "response[id]=1&decline[id]=2&event_name=created", "", "both a response and a decline", 15},
+		{"neither", `{"event_name":"created"}`, "", "neither", -1},
+		{"empty body", ``, "event_name", "missing", 0},
+		{"missing event_name", `{"response":{"id":1,"score":9}}`, "event_name", "missing", -1},
+		{"empty event_name", `{"response":{"id":1,"score":9},"event_name":""}`, "event_name", "empty", -1},
+		{"null event_name", "response[id]=1&response[score]=9&event_name", "event_name", "empty", -1},
+		{"missing id", `{"response":{"score":9},"event_name":"created"}`, "response.id", "missing", 1},
+		{"missing decline id", "decline[email]=a&event_name=created", "decline.id", "missing", 0},
+		{"missing score", `{"response":{"id":1},"event_name":"created"}`, "response.score", "missing", 1},
+		{"null score", `{"response":{"id":1,"score":null},"event_name":"created"}`, "response.score", "missing", 28},
+		{"empty form score", "response[id]=1&response[score]=&event_name=created", "response.score", "missing", 31},
+		{"fractional score", `{"response":{"id":1,"score":9.5},"event_name":"created"}`, "response.score", "not an integer", 28},
+		{"exponent score", `{"response":{"id":1,"score":1e1},"event_name":"created"}`, "response.score", "not an integer", -1},
+		{"quoted score", `{"response":{"id":1,"score":"9"},"event_name":"created"}`, "response.score", "not an integer", -1},
+		{"form score not a number", "response[id]=1&response[score]=nine&event_name=created", "response.score", "not an integer", 31},
+		{"id out of range", `{"response":{"id":9223372036854775808,"score":9},"event_name":"created"}`, "response.id", "out of range", 18},
+		{"form id out of range", "response[id]=-9223372036854775809&response[score]=9&event_name=created", "response.id", "out of range", 13},
+		{"boolean not true or false", `{"response":{"id":1,"score":9,"excluded_from_calculations":"yes"},"event_name":"created"}`, "response.excluded_from_calculations", "not true or false", -1},
+		{"boolean as a number", `{"response":{"id":1,"score":9,"excluded_from_calculations":1},"event_name":"created"}`, "response.excluded_from_calculations", "not true or false", -1},
+		{"form boolean as 1", "response[id]=1&response[score]=9&response[excluded_from_calculations]=1&event_name=created", "response.excluded_from_calculations", "not true or false", -1},
+		{"bad time", `{"response":{"id":1,"score":9,"created_at":"yesterday"},"event_name":"created"}`, "response.created_at", "not a time", -1},
+		{"id given twice", `{"response":{"id":1,"id":2,"score":9},"event_name":"created"}`, "response.id", "given twice", 25},
+		{"form id given twice", "response[id]=1&response[id]=1&response[score]=9&event_name=created", "response.id", "given twice", -1},
+		{"event_name given twice", `{"event_name":"created","response":{"id":1,"score":9},"event_name":"updated"}`, "event_name", "given twice", -1},
+		{"property given twice", `{"response":{"id":1,"score":9,"end_user_properties":{"a":1,"a":2}},"event_name":"created"}`, "response.end_user_properties.a", "given twice", -1},
+		{"form property given twice", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a]=2&event_name=created", "response.end_user_properties.a", "given twice", -1},
+		{"form property both value and hash", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a][b]=2&event_name=created", "response.end_user_properties.a", "given twice", -1},
+		{"form property both hash and value", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a]=1&event_name=created", "response.end_user_properties.a", "given twice", -1},
+		{"form nested property conflict", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a][]=1&event_name=created", "response.end_user_properties.a", "conflicting", -1},
+		{"response not an object", `{"response":5,"event_name":"created"}`, "response", "not an object", 12},
+		{"properties an array", `{"response":{"id":1,"score":9,"end_user_properties":["a"]},"event_name":"created"}`, "response.end_user_properties", "not an object", -1},
+		{"form properties a value", "response[id]=1&response[score]=9&response[end_user_properties]=Pro&event_name=created", "response.end_user_properties", "not an object", -1},
+		{"string field an object", `{"response":{"id":1,"score":9,"email":{"a":1}},"event_name":"created"}`, "response.email", "not a string", -1},
+		{"form response a value", "response=1&event_name=created", "response", "not a hash", 0},
+		{"form field nested", "response[id][x]=1&event_name=created", "response.id", "not a single value", -1},
+		{"form top field nested", "event_name[x]=created&response[id]=1&response[score]=9", "event_name", "not a single value", 0},
+		{"trailing comma", `{"response":{"id":1,"score":9,},"event_name":"created"}`, "", "trailing comma", -1},
+		{"trailing comma in an unknown array", `{"response":{"id":1,"score":9,"tags":[1,]},"event_name":"created"}`, "", "trailing comma", -1},
+		{"missing comma", `{"response":{"id":1 "score":9},"event_name":"created"}`, "", "expected ','", -1},
+		{"leading zero", `{"response":{"id":01,"score":9},"event_name":"created"}`, "", "expected ','", -1},
+		{"bad literal", `{"response":{"id":1,"score":9,"x":tru},"event_name":"created"}`, "", "invalid character", -1},
+		{"bare minus", `{"response":{"id":-,"score":9},"event_name":"created"}`, "", "invalid number", -1},
+		{"unquoted key", `{response:{"id":1}}`, "", "expected a string key", 1},
+		{"missing colon", `{"response" {"id":1}}`, "", "expected ':'", -1},
+		{"truncated", `{"response":{"id":1,"score":9`, "", "unexpected end", -1},
+		{"unterminated string", `{"response":{"id":1,"score":9,"text":"abc`, "", "unterminated string", -1},
+		{"data after the object", `{"response":{"id":1,"score":9},"event_name":"created"} {}`, "", "data after", 55},
+		{"raw control character in a string", "{\"response\":{\"id\":1,\"score\":9,\"text\":\"a\tb\"},\"event_name\":\"created\"}", "", "control character", 39},
+		{"invalid UTF-8 in a string", "{\"response\":{\"id\":1,\"score\":9,\"text\":\"caf\xe9\"},\"event_name\":\"created\"}", "", "invalid UTF-8", 41},
+		{"invalid UTF-8 after an escape", "{\"response\":{\"id\":1,\"score\":9,\"text\":\"\\n\xff\"},\"event_name\":\"created\"}", "", "invalid UTF-8", -1},
+		{"invalid UTF-8 in a key", "{\"response\":{\"id\":1,\"score\":9,\"\xc3\":1},\"event_name\":\"created\"}", "", "invalid UTF-8", -1},
+		{"invalid UTF-8 in an unknown field", "{\"response\":{\"id\":1,\"score\":9,\"x\":[\"\xed\xa0\x80\"]},\"event_name\":\"created\"}", "", "invalid UTF-8", -1},
+		{"unpaired high surrogate", `{"response":{"id":1,"score":9,"text":"\ud83d"},"event_name":"created"}`, "", "unpaired surrogate", -1},
+		{"unpaired low surrogate", `{"response":{"id":1,"score":9,"text":"\ude00x"},"event_name":"created"}`, "", "unpaired surrogate", -1},
+		{"surrogate followed by a non-surrogate", `{"response":{"id":1,"score":9,"text":"\ud83d\u0041"},"event_name":"created"}`, "", "unpaired surrogate", -1},
+		{"invalid escape", `{"response":{"id":1,"score":9,"text":"\x41"},"event_name":"created"}`, "", "invalid escape", -1},
+		{"short unicode escape", `{"response":{"id":1,"score":9,"text":"\u41"},"event_name":"created"}`, "", "invalid \\u escape", -1},
+		{"json nested too deep", `{"response":{"id":1,"score":9,"x":` + deep + `},"event_name":"created"}`, "", "nested deeper than", -1},
+		{"json properties nested too deep", `{"response":{"id":1,"score":9,"end_user_properties":{"a":` + deep[wootric.MaxDepth-8:len(deep)-(wootric.MaxDepth-8)] + `}},"event_name":"created"}`, "", "nested deeper than", -1},
+		{"form key nested too deep", "response[id]=1&response[score]=9&x" + strings.Repeat("[a]", wootric.MaxDepth) + "=1&event_name=created", "", "nested deeper than", 33},
+		{"form unbalanced bracket", "response[id=1&event_name=created", "", "unbalanced brackets", 0},
+		{"form closing bracket first", "response]id[=1&event_name=created", "", "unbalanced brackets", 0},
+		{"form text after a bracket", "response[id]x=1&event_name=created", "", "unbalanced brackets", 0},
+		{"form nested opening bracket", "response[[id]]=1&event_name=created", "", "unbalanced brackets", 0},
+		{"form escaped unbalanced bracket", "event_name=created&response%5Bid=1", "", "unbalanced brackets", 19},
+		{"form key without a name", "event_name=created&[id]=1", "", "without a name", 19},
+		{"form invalid escape", "response[id]=1&response[score]=9&response[text]=100%&event_name=created", "", "invalid %-escape", 51},
+		{"form escape not hex", "response[id]=1&response[score]=9&response[text]=%zz&event_name=created", "", "invalid %-escape", 48},
+		{"form raw control character", "response[id]=1&response[score]=9&response[text]=a\tb&event_name=created", "", "control character", 49},
+		{"form raw line feed", "response[id]=1&\nresponse[score]=9&event_name=created", "", "control character", 15},
+		{"form invalid UTF-8", "response[id]=1&response[score]=9&response[text]=caf%E9&event_name=created", "", "invalid UTF-8", 48},
+		{"form raw invalid UTF-8", "response[id]=1&response[score]=9&response[text]=caf\xe9&event_name=created", "", "invalid UTF-8", 48},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := wootric.Decode([]byte(tc.body), "")
+			var pe *wootric.PayloadError
+			if !errors.Is(err, wootric.ErrMalformedPayload) || !errors.As(err, &pe) {
+				t.Fatalf("Decode(%q) = %v, %v, want a *PayloadError", tc.body, e, err)
+			}
+			if pe.Field != tc.field || !strings.Contains(pe.Reason, tc.reason) || tc.offset >= 0 && pe.Offset != tc.offset {
+				t.Errorf("Decode(%q) = %v, want field %q, reason %q, offset %d", tc.body, err, tc.field, tc.reason, tc.offset)
+			}
+			if pe.Offset < 0 || pe.Offset > len(tc.body) {
+				t.Errorf("Decode(%q) offset %d is outside the body", tc.body, pe.Offset)
+			}
+		})
+	}
+}
+
+// TestDecodeErrorsHoldNoPersonalData checks that a refusal names the field
+// but never quotes what the end user sent.
+func TestDecodeErrorsHoldNoPersonalData(t *testing.T) {
+	const secret = "jane.doe@example.com"
+	bodies := []string{
+		`{"response":{"id":1,"score":"` + secret + `","email":"` + secret + `"},"event_name":"created"}`,
+		`{"response":{"id":1,"score":9,"created_at":"` + secret + `"},"event_name":"created"}`,
+		`{"response":{"id":1,"score":9,"excluded_from_calculations":"` + secret + `"},"event_name":"created"}`,
+		"response[id]=1&response[score]=" + secret + "&event_name=created",
+		"response[id]=1&response[score]=9&response[text]=" + secret + "%zz&event_name=created",
+		"response[id]=" + secret + "&event_name=created",
+	}
+	for _, body := range bodies {
+		_, err := wootric.Decode([]byte(body), "")
+		if err == nil || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "jane") {
+			t.Errorf("Decode(%q) = %v, want an error that does not quote the value", body, err)
+		}
+	}
+}
+
+// FuzzDecode feeds Decode every sample in testdata, in both formats, and
+// checks that it never panics, that every error is a *PayloadError inside
+// the body, and that every event it accepts is whole.
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.*[nm]")
+	rails, _ := filepath.Glob("testdata/rails/*.*[nm]")
+	for _, file := range append(files, rails...) {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body, "")
+		f.Add(body, "application/json")
+		f.Add(body, "application/x-www-form-urlencoded")
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		e, err := wootric.Decode(body, contentType)
+		if err != nil {
+			var pe *wootric.PayloadError
+			if !errors.Is(err, wootric.ErrMalformedPayload) || !errors.As(err, &pe) {
+				t.Fatalf("Decode() = %v, want a *PayloadError", err)
+			}
+			if pe.Offset < 0 || pe.Offset > len(body) {
+				t.Fatalf("Decode() error offset %d outside a %d-byte body", pe.Offset, len(body))
+			}
+			return
+		}
+		if string(e.Raw) != string(body) {
+			t.Fatal("Decode().Raw is not the body")
+		}
+		if e.Name == "" || !strings.HasSuffix(string(e.Type), "."+e.Name) {
+			t.Fatalf("Decode() type %q, name %q", e.Type, e.Name)
+		}
+		switch {
+		case e.Response != nil && e.Decline == nil:
+			if e.Response.EndUserProperties == nil || !strings.HasPrefix(string(e.Type), "response.") {
+				t.Fatalf("Decode() = %+v, %+v", e, e.Response)
+			}
+		case e.Decline != nil && e.Response == nil:
+			if e.Decline.EndUserProperties == nil || !strings.HasPrefix(string(e.Type), "decline.") {
+				t.Fatalf("Decode() = %+v, %+v", e, e.Decline)
+			}
+		default:
+			t.Fatalf("Decode() = %+v, want exactly one of Response and Decline", e)
+		}
+	})
+}

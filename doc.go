@@ -1,0 +1,29 @@
+// Package wootric receives Wootric outgoing webhooks.
+//
+// Wootric POSTs a delivery to your URL when an end user answers a survey
+// (response created), changes an answer (response updated) or dismisses the
+// survey (decline created). Each delivery carries an X-Wootric-Signature
+// header, "sha1=" followed by the hex HMAC-SHA1 of the body keyed with the
+// account's webhook secret. The body is JSON or Rails-style URL-encoded form
+// data, whichever the account chose.
+//
+// A [Handler] reads the body once with a size limit, checks the signature in
+// constant time, decodes the body into an [Event] and runs the callbacks
+// registered for the event's type:
+//
+//	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
+//	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+//		log.Printf("response %d scored %d", e.Response.ID, e.Response.Score)
+//		return nil
+//	})
+//	mux.Handle("POST /wootric", h)
+//
+// Each step is also a plain function that works alone: [Verify] checks a
+// signature, [Decode] turns a body into an [Event], and [Sign] computes the
+// header value, for tests and for senders.
+//
+// Every error the package returns wraps one of the sentinel errors ([ErrMissingSignature],
+// [ErrInvalidSignature], [ErrMalformedPayload], ...), so callers test them with
+// errors.Is. No error, response body or log line the package writes contains a
+// secret, a MAC or a value from the payload.
+package wootric

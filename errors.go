@@ -1,0 +1,121 @@
+package wootric
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// The errors the package returns wrap one of these, so callers can tell them
+// apart with errors.Is. [StatusCode] maps each to the HTTP status a [Handler]
+// answers with.
+var (
+	// ErrNoSecret means that no non-empty secret was configured. An empty
+	// secret is never used as a key: anyone could sign with it. A Handler
+	// answers 500, so that the sender retries once the server is fixed.
+	ErrNoSecret = errors.New("wootric: no secret configured")
+
+	// ErrMissingSignature means that the X-Wootric-Signature header was
+	// absent or empty. A Handler answers 401.
+	ErrMissingSignature = errors.New("wootric: missing signature")
+
+	// ErrInvalidSignature means that the signature was not of the form
+	// "sha1=" and 40 hex digits, or matched none of the secrets. A Handler
+	// answers 401.
+	ErrInvalidSignature = errors.New("wootric: invalid signature")
+
+	// ErrMalformedPayload means that a signed body could not be decoded into
+	// an Event. The error is a *PayloadError that says where. A Handler
+	// answers 400.
+	ErrMalformedPayload = errors.New("wootric: malformed payload")
+
+	// ErrMethodNotAllowed means that the request was not a POST. A Handler
+	// answers 405 with "Allow: POST".
+	ErrMethodNotAllowed = errors.New("wootric: method not allowed")
+
+	// ErrBodyTooLarge means that the body was longer than the Handler's
+	// MaxBodyBytes. A Handler answers 413 without reading past the limit.
+	ErrBodyTooLarge = errors.New("wootric: body too large")
+
+	// ErrBodyUnreadable means that reading the body failed before its end,
+	// typically because the client went away or a server timeout fired. A
+	// Handler answers 400.
+	ErrBodyUnreadable = errors.New("wootric: body unreadable")
+
+	// ErrCallback means that a callback returned an error or panicked. The
+	// error is a *CallbackError. A Handler answers 500, so that the sender
+	// retries.
+	ErrCallback = errors.New("wootric: callback failed")
+)
+
+// PayloadError describes why a body is malformed. It wraps
+// [ErrMalformedPayload]. Its message names the field and the byte offset but
+// never quotes a value from the body, which may be personal data.
+type PayloadError struct {
+	// Field is the dotted path of the field at fault, such as
+	// "response.score", or "" when the fault is in the body's syntax.
+	Field string
+	// Offset is the byte offset in the body at which the fault was found.
+	Offset int
+	// Reason says what is wrong, such as "not an integer".
+	Reason string
+}
+
+func (e *PayloadError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("wootric: malformed payload at byte %d: %s", e.Offset, e.Reason)
+	}
+	return fmt.Sprintf("wootric: malformed payload: %s at byte %d: %s", e.Field, e.Offset, e.Reason)
+}
+
+// Unwrap returns ErrMalformedPayload.
+func (e *PayloadError) Unwrap() error { return ErrMalformedPayload }
+
+// CallbackError reports that a callback registered on a [Handler] failed. It
+// wraps both [ErrCallback] and, when the callback returned one, its error.
+type CallbackError struct {
+	// Type is the type of the event the callback was given.
+	Type EventType
+	// ID is the id of the event's response or decline.
+	ID int64
+	// Err is the error the callback returned, or nil if it panicked.
+	Err error
+	// Panic is the value the callback panicked with, or nil if it returned.
+	Panic any
+}
+
+func (e *CallbackError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("wootric: %s callback for id %d panicked", e.Type, e.ID)
+	}
+	return fmt.Sprintf("wootric: %s callback for id %d failed: %v", e.Type, e.ID, e.Err)
+}
+
+// Unwrap returns ErrCallback and the callback's own error, if any, so that
+// errors.Is and errors.As see both.
+func (e *CallbackError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrCallback}
+	}
+	return []error{ErrCallback, e.Err}
+}
+
+// StatusCode returns the HTTP status a [Handler] answers with for err: 200
+// for nil, 405, 413, 401 or 400 for a refused request, and 500 for a missing
+// secret, a failed callback or an error it does not know.
+func StatusCode(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrMethodNotAllowed):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrMissingSignature), errors.Is(err, ErrInvalidSignature):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrMalformedPayload), errors.Is(err, ErrBodyUnreadable):
+		return http.StatusBadRequest
+	default:
+		return http.StatusInternalServerError
+	}
+}

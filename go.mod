@@ -1,0 +1,3 @@
+module github.com/wootric-go/wootric
+
+go 1.22

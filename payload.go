@@ -1,0 +1,94 @@
+package wootric
+
+import "time"
+
+// EventType names an event: the payload's object ("response" or "decline"),
+// a dot and its event_name, such as "response.created". Types this package
+// has no constant for, such as a future "response.deleted", are valid too.
+type EventType string
+
+// The event types Wootric documents.
+const (
+	// ResponseCreated: an end user answered a survey.
+	ResponseCreated EventType = "response.created"
+	// ResponseUpdated: an end user changed the score or added a comment.
+	ResponseUpdated EventType = "response.updated"
+	// DeclineCreated: an end user dismissed a survey.
+	DeclineCreated EventType = "decline.created"
+)
+
+// SurveyMode is the kind of survey an event belongs to, as sent in the
+// payload's survey_mode. Modes without a constant are kept as sent.
+type SurveyMode string
+
+// The survey modes Wootric documents.
+const (
+	NPS  SurveyMode = "NPS"  // Net Promoter Score, scores 0 to 10
+	CES  SurveyMode = "CES"  // Customer Effort Score, scores 1 to 7
+	CSAT SurveyMode = "CSAT" // Customer Satisfaction, scores 1 to 5
+)
+
+// Event is one decoded delivery.
+//
+// Times keep the UTC offset they were sent with; a null or absent time is
+// the zero time. A null or absent string is "".
+type Event struct {
+	// Type is the object's name, a dot and Name: "response.created".
+	Type EventType
+	// Name is the payload's event_name as sent: "created", "updated".
+	Name string
+	// Timestamp is when Wootric sent the event.
+	Timestamp time.Time
+	// AccountToken is the account's token, such as "NPS-xxxxxxxx"; EU
+	// and AU accounts' tokens begin "NPS-EU" and "NPS-AU".
+	AccountToken string
+	// SurveyMode is the survey's kind: NPS, CES or CSAT.
+	SurveyMode SurveyMode
+	// Response is set for response events and nil otherwise.
+	Response *Response
+	// Decline is set for decline events and nil otherwise.
+	Decline *Decline
+	// Raw is the body exactly as received (and verified), for the fields
+	// this package does not model. It must not be modified.
+	Raw []byte
+}
+
+// Response is an end user's answer to a survey.
+type Response struct {
+	ID         int64
+	Email      string
+	ExternalID string
+	Score      int
+	// Text is the end user's comment, "" if none.
+	Text      string
+	IPAddress string
+	// OriginURL is the page on which the survey was shown.
+	OriginURL string
+	EndUserID int64
+	// EndUserProperties are the properties the account set on the end user.
+	// It is never nil. Values are text: a string as sent, a number or
+	// boolean as its JSON literal ("1000", "12.5", "true"), null as "", and
+	// an object or array as its compact JSON.
+	EndUserProperties map[string]string
+	SurveyID          int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	// ExcludedFromCalculations is true when the response does not count
+	// towards the account's score.
+	ExcludedFromCalculations bool
+}
+
+// Decline is an end user's dismissal of a survey. Its fields mean what
+// [Response]'s fields of the same names mean.
+type Decline struct {
+	ID                int64
+	Email             string
+	ExternalID        string
+	IPAddress         string
+	OriginURL         string
+	EndUserID         int64
+	EndUserProperties map[string]string
+	SurveyID          int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}

@@ -1,0 +1,164 @@
+package wootric
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"sync"
+)
+
+// SignatureHeader is the request header that carries a delivery's signature.
+const SignatureHeader = "X-Wootric-Signature"
+
+const signaturePrefix = "sha1="
+
+// Sign returns the X-Wootric-Signature value for body: "sha1=" followed by
+// the lowercase hex HMAC-SHA1 of body keyed with secret.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write(body)
+	var sum [sha1.Size]byte
+	return signaturePrefix + hex.EncodeToString(m.Sum(sum[:0]))
+}
+
+// Verify reports whether signature, the X-Wootric-Signature value sent with
+// body, is the HMAC-SHA1 of body under one of secrets. It returns nil if one
+// matches, and otherwise an error wrapping [ErrNoSecret] (no non-empty
+// secret given), [ErrMissingSignature] (signature is "") or
+// [ErrInvalidSignature].
+//
+// The hex digits may be in either case. The MACs are compared as bytes in
+// constant time. Several secrets let a receiver accept both the old and the
+// new secret while one is being rotated; empty secrets are skipped.
+func Verify(body []byte, signature string, secrets ...string) error {
+	if !hasSecret(secrets) {
+		return ErrNoSecret
+	}
+	want, err := parseSignature(signature)
+	if err != nil {
+		return err
+	}
+	var sum [sha1.Size]byte
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		m := hmac.New(sha1.New, []byte(s))
+		m.Write(body)
+		if hmac.Equal(m.Sum(sum[:0]), want[:]) {
+			return nil
+		}
+	}
+	return ErrInvalidSignature
+}
+
+func hasSecret(secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSignature decodes "sha1=" and 40 hex digits of either case. Its errors
+// never quote the signature.
+func parseSignature(sig string) ([sha1.Size]byte, error) {
+	var mac [sha1.Size]byte
+	if sig == "" {
+		return mac, ErrMissingSignature
+	}
+	if len(sig) != len(signaturePrefix)+2*sha1.Size || !hasPrefixFold(sig, signaturePrefix) {
+		return mac, fmt.Errorf("%w: not %q and %d hex digits", ErrInvalidSignature, signaturePrefix, 2*sha1.Size)
+	}
+	hexits := sig[len(signaturePrefix):]
+	for i := range mac {
+		hi, ok1 := unhex(hexits[2*i])
+		lo, ok2 := unhex(hexits[2*i+1])
+		if !ok1 || !ok2 {
+			return mac, fmt.Errorf("%w: not %q and %d hex digits", ErrInvalidSignature, signaturePrefix, 2*sha1.Size)
+		}
+		mac[i] = hi<<4 | lo
+	}
+	return mac, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// keyring is a Handler's secrets, each with a pool of keyed HMAC states so
+// that a delivery computes its MAC without setting up the key again.
+type keyring struct {
+	keys []*macKey
+}
+
+type macKey struct {
+	index  int // among the secrets given to NewHandler, empty ones included
+	secret []byte
+	pool   sync.Pool // of *macState
+}
+
+type macState struct {
+	h   hash.Hash
+	sum [sha1.Size]byte
+}
+
+func newKeyring(secrets []string) *keyring {
+	k := &keyring{}
+	for i, s := range secrets {
+		if s == "" {
+			continue
+		}
+		mk := &macKey{index: i, secret: []byte(s)}
+		mk.pool.New = func() any { return &macState{h: hmac.New(sha1.New, mk.secret)} }
+		k.keys = append(k.keys, mk)
+	}
+	return k
+}
+
+// verify is Verify with the keyring's secrets. It also returns the index of
+// the secret that matched, as given to newKeyring.
+func (k *keyring) verify(body []byte, signature string) (int, error) {
+	if len(k.keys) == 0 {
+		return -1, ErrNoSecret
+	}
+	want, err := parseSignature(signature)
+	if err != nil {
+		return -1, err
+	}
+	for _, mk := range k.keys {
+		st := mk.pool.Get().(*macState)
+		st.h.Reset()
+		st.h.Write(body)
+		ok := hmac.Equal(st.h.Sum(st.sum[:0]), want[:])
+		mk.pool.Put(st)
+		if ok {
+			return mk.index, nil
+		}
+	}
+	return -1, ErrInvalidSignature
+}
