@@ -443,7 +443,9 @@ func TestDecodeAccepts(t *testing.T) {
 		{"form raw UTF-8", "response[id]=1&response[score]=9&response[text]=café&event_name=created",
 			func(e *wootric.Event) bool { return e.Response.Text == "café" }},
 		{"form key without = is null", "response[id]=1&response[score]=9&response[text]&response[end_user_id]&response[excluded_from_calculations]&timestamp&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.Text == "" && e.Response.EndUserID == 0 && e.Timestamp.IsZero() }},
+			func(e *wootric.Event) bool {
+				return e.Response.Text == "" && e.Response.EndUserID == 0 && e.Timestamp.IsZero()
+			}},
 		{"form empty values are null", "response[id]=1&response[score]=9&response[survey_id]=&response[created_at]=&response[excluded_from_calculations]=&event_name=created",
 			func(e *wootric.Event) bool { return e.Response.SurveyID == 0 && e.Response.CreatedAt.IsZero() }},
 		{"form empty pairs are skipped", "&&response[id]=1&&response[score]=9&event_name=created&",
