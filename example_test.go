@@ -1,0 +1,114 @@
+package wootric_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/wootric-go/wootric"
+)
+
+func ExampleVerify() {
+	body := []byte(`{"decline":{"id":19},"event_name":"created"}`)
+	signature := "sha1=f4ba9d0c5f8c2ba0e3b7d5bc0e1c3afa9d19fa5c" // from X-Wootric-Signature
+
+	err := wootric.Verify(body, signature, "09dfb1b73af998743fb011f8bfda8912")
+	fmt.Println(errors.Is(err, wootric.ErrInvalidSignature))
+
+	signature = wootric.Sign("09dfb1b73af998743fb011f8bfda8912", body)
+	fmt.Println(signature)
+	fmt.Println(wootric.Verify(body, signature, "09dfb1b73af998743fb011f8bfda8912"))
+	// Output:
+	// true
+	// sha1=ae3140797564748c022fb345d062c16490e276cc
+	// <nil>
+}
+
+func ExampleDecode() {
+	body := []byte("response%5Bid%5D=1128&response%5Bscore%5D=9" +
+		"&response%5Btext%5D=Fast+and+simple" +
+		"&response%5Bend_user_properties%5D%5Bpricing_plan%5D=Enterprise" +
+		"&response%5Bcreated_at%5D=2016-08-04+13%3A57%3A26+-0700" +
+		"&event_name=updated&survey_mode=NPS")
+
+	e, err := wootric.Decode(body, "application/x-www-form-urlencoded")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := e.Response
+	fmt.Println(e.Type, e.SurveyMode, r.ID, r.Score, r.Text)
+	fmt.Println(r.EndUserProperties["pricing_plan"], r.CreatedAt)
+
+	_, err = wootric.Decode([]byte(`{"response":{"id":1128,"score":9.5},"event_name":"created"}`), "application/json")
+	fmt.Println(err)
+	// Output:
+	// response.updated NPS 1128 9 Fast and simple
+	// Enterprise 2016-08-04 13:57:26 -0700 -0700
+	// wootric: malformed payload: response.score at byte 31: not an integer
+}
+
+func ExampleHandler() {
+	secret := "09dfb1b73af998743fb011f8bfda8912" // in production: os.Getenv("WOOTRIC_SECRET")
+	h := wootric.NewHandler(secret)
+	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		fmt.Printf("response %d scored %d\n", e.Response.ID, e.Response.Score)
+		return nil
+	})
+	h.OnDeclineCreated(func(ctx context.Context, e *wootric.Event) error {
+		fmt.Printf("decline %d\n", e.Decline.ID)
+		return nil
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /wootric", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// What Wootric sends:
+	body := []byte(`{"response":{"id":1128,"score":7},"event_name":"created"}`)
+	req, _ := http.NewRequest("POST", srv.URL+"/wootric", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(wootric.SignatureHeader, wootric.Sign(secret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+
+	// A forged delivery:
+	req, _ = http.NewRequest("POST", srv.URL+"/wootric", bytes.NewReader(body))
+	req.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+	// Output:
+	// response 1128 scored 7
+	// 200 OK
+	// 401 Unauthorized
+}
+
+func ExampleHandler_Middleware() {
+	h := wootric.NewHandler("09dfb1b73af998743fb011f8bfda8912")
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e, _ := wootric.EventFromContext(r.Context())
+		fmt.Println("next handler got", e.Type)
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	body := []byte(`{"decline":{"id":19},"event_name":"created"}`)
+	r := httptest.NewRequest("POST", "/wootric", bytes.NewReader(body))
+	r.Header.Set(wootric.SignatureHeader, wootric.Sign("09dfb1b73af998743fb011f8bfda8912", body))
+	w := httptest.NewRecorder()
+	h.Middleware(next).ServeHTTP(w, r)
+	fmt.Println(w.Code)
+	// Output:
+	// next handler got decline.created
+	// 204
+}

@@ -1,0 +1,496 @@
+package wootric_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/wootric-go/wootric"
+)
+
+const testSecret = "s3cr3t-token"
+
+// delivery returns a POST of body signed with secret, as Wootric sends it.
+func delivery(t testing.TB, body []byte, secret, contentType string) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/wootric", bytes.NewReader(body))
+	if secret != "" {
+		r.Header.Set(wootric.SignatureHeader, wootric.Sign(secret, body))
+	}
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+// recorder counts what a Handler ran.
+type recorder struct {
+	callbacks atomic.Int32
+	next      atomic.Int32
+}
+
+func (rec *recorder) callback(err error, panics bool) func(context.Context, *wootric.Event) error {
+	return func(ctx context.Context, e *wootric.Event) error {
+		rec.callbacks.Add(1)
+		if panics {
+			panic("callback bug with jane@example.com")
+		}
+		return err
+	}
+}
+
+func (rec *recorder) nextHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.next.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	})
+}
+
+// TestHandlerAnswers checks each row of the HTTP contract, for ServeHTTP
+// and for Middleware.
+func TestHandlerAnswers(t *testing.T) {
+	jsonBody := readTestdata(t, "doc-response-created.json")
+	formBody := readTestdata(t, "response-created.form")
+	malformed := readTestdata(t, "doc-decline-created.json")
+	failure := errors.New("database down for jane@example.com")
+
+	tests := []struct {
+		name      string
+		handler   func(rec *recorder) *wootric.Handler
+		request   func(t *testing.T) *http.Request
+		status    int // ServeHTTP's answer; Middleware's is 202 from next where status is 200
+		callbacks int32
+	}{
+		{"GET is not allowed", registered(nil, false),
+			func(t *testing.T) *http.Request { return httptest.NewRequest(http.MethodGet, "/wootric", nil) },
+			http.StatusMethodNotAllowed, 0},
+		{"PUT is not allowed", registered(nil, false),
+			func(t *testing.T) *http.Request {
+				r := delivery(t, jsonBody, testSecret, "")
+				r.Method = http.MethodPut
+				return r
+			},
+			http.StatusMethodNotAllowed, 0},
+		{"body over the limit by Content-Length", limited(100),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
+			http.StatusRequestEntityTooLarge, 0},
+		{"body over the limit without Content-Length", limited(100),
+			func(t *testing.T) *http.Request {
+				r := delivery(t, jsonBody, testSecret, "")
+				r.ContentLength = -1
+				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(jsonBody)))
+				return r
+			},
+			http.StatusRequestEntityTooLarge, 0},
+		{"body at the limit", limited(int64(len(jsonBody))),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
+			http.StatusOK, 1},
+		{"signature missing", registered(nil, false),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, "", "") },
+			http.StatusUnauthorized, 0},
+		{"signature of another secret", registered(nil, false),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, "other", "") },
+			http.StatusUnauthorized, 0},
+		{"signature not hex", registered(nil, false),
+			func(t *testing.T) *http.Request {
+				r := delivery(t, jsonBody, "", "")
+				r.Header.Set(wootric.SignatureHeader, "sha1=not-a-mac")
+				return r
+			},
+			http.StatusUnauthorized, 0},
+		{"body changed after signing", registered(nil, false),
+			func(t *testing.T) *http.Request {
+				r := delivery(t, jsonBody, testSecret, "")
+				r.Body = io.NopCloser(bytes.NewReader(bytes.Replace(jsonBody, []byte(`"score": 7`), []byte(`"score": 9`), 1)))
+				return r
+			},
+			http.StatusUnauthorized, 0},
+		{"signed but malformed", registered(nil, false),
+			func(t *testing.T) *http.Request { return delivery(t, malformed, testSecret, "application/json") },
+			http.StatusBadRequest, 0},
+		{"valid json", registered(nil, false),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "application/json") },
+			http.StatusOK, 1},
+		{"valid form", registered(nil, false),
+			func(t *testing.T) *http.Request {
+				return delivery(t, formBody, testSecret, "application/x-www-form-urlencoded")
+			},
+			http.StatusOK, 1},
+		{"valid, no callback for its type", registered(nil, false),
+			func(t *testing.T) *http.Request {
+				return delivery(t, readTestdata(t, "decline-created.json"), testSecret, "")
+			},
+			http.StatusOK, 0},
+		{"valid, no callback at all", func(*recorder) *wootric.Handler { return wootric.NewHandler(testSecret) },
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
+			http.StatusOK, 0},
+		{"callback fails", registered(failure, false),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
+			http.StatusInternalServerError, 1},
+		{"callback panics", registered(nil, true),
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
+			http.StatusInternalServerError, 1},
+		{"zero Handler has no secret", func(rec *recorder) *wootric.Handler {
+			h := &wootric.Handler{}
+			h.OnResponseCreated(rec.callback(nil, false))
+			return h
+		},
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
+			http.StatusInternalServerError, 0},
+		{"empty secret signs nothing", func(rec *recorder) *wootric.Handler {
+			h := wootric.NewHandler("")
+			h.OnResponseCreated(rec.callback(nil, false))
+			return h
+		},
+			func(t *testing.T) *http.Request { return delivery(t, jsonBody, "", "") },
+			http.StatusInternalServerError, 0},
+	}
+	for _, tc := range tests {
+		for _, asMiddleware := range []bool{false, true} {
+			name := tc.name
+			if asMiddleware {
+				name += "/middleware"
+			}
+			t.Run(name, func(t *testing.T) {
+				rec := &recorder{}
+				h := tc.handler(rec)
+				var server http.Handler = h
+				wantStatus, wantNext := tc.status, int32(0)
+				if asMiddleware {
+					server = h.Middleware(rec.nextHandler())
+					if tc.status == http.StatusOK {
+						wantStatus, wantNext = http.StatusAccepted, 1
+					}
+				}
+				w := httptest.NewRecorder()
+				server.ServeHTTP(w, tc.request(t))
+				if w.Code != wantStatus {
+					t.Errorf("status = %d, want %d", w.Code, wantStatus)
+				}
+				if got := rec.callbacks.Load(); got != tc.callbacks {
+					t.Errorf("callbacks run = %d, want %d", got, tc.callbacks)
+				}
+				if got := rec.next.Load(); got != wantNext {
+					t.Errorf("next run = %d, want %d", got, wantNext)
+				}
+				if w.Code == http.StatusMethodNotAllowed && w.Header().Get("Allow") != http.MethodPost {
+					t.Errorf("Allow = %q, want POST", w.Header().Get("Allow"))
+				}
+				if w.Code >= 400 {
+					want := http.StatusText(w.Code) + "\n"
+					if w.Body.String() != want {
+						t.Errorf("body = %q, want the generic %q", w.Body.String(), want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// registered returns a Handler with one response-created callback that
+// returns err or panics.
+func registered(err error, panics bool) func(rec *recorder) *wootric.Handler {
+	return func(rec *recorder) *wootric.Handler {
+		h := wootric.NewHandler("old-secret", testSecret)
+		h.OnResponseCreated(rec.callback(err, panics))
+		return h
+	}
+}
+
+func limited(n int64) func(rec *recorder) *wootric.Handler {
+	return func(rec *recorder) *wootric.Handler {
+		h := wootric.NewHandler(testSecret)
+		h.MaxBodyBytes = n
+		h.OnResponseCreated(rec.callback(nil, false))
+		return h
+	}
+}
+
+// countingReader is an endless body that counts what is read of it.
+type countingReader struct{ n atomic.Int64 }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	c.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func TestHandlerReadsNoMoreThanTheLimitPlusOne(t *testing.T) {
+	for _, limit := range []int64{0, 1, 100, 4096, 1 << 16} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			h := wootric.NewHandler(testSecret)
+			h.MaxBodyBytes = limit
+			body := &countingReader{}
+			r := httptest.NewRequest(http.MethodPost, "/", body)
+			r.ContentLength = -1
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if limit == 0 {
+				limit = wootric.DefaultMaxBodyBytes
+			}
+			if w.Code != http.StatusRequestEntityTooLarge || body.n.Load() > limit+1 {
+				t.Errorf("endless body: status %d after reading %d bytes, want 413 after at most %d", w.Code, body.n.Load(), limit+1)
+			}
+		})
+	}
+}
+
+func TestHandlerCallbacksRunInOrderWithTheRequestContext(t *testing.T) {
+	type ctxKey struct{}
+	var order []string
+	h := wootric.NewHandler(testSecret)
+	for _, name := range []string{"first", "second", "third"} {
+		h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+			if ctx.Value(ctxKey{}) != "request value" {
+				t.Errorf("%s callback: context is not the request's", name)
+			}
+			if got, ok := wootric.EventFromContext(ctx); !ok || got != e {
+				t.Errorf("%s callback: EventFromContext = %v, %v", name, got, ok)
+			}
+			order = append(order, name)
+			if name == "second" {
+				return errors.New("stop here")
+			}
+			return nil
+		})
+	}
+	h.OnResponseUpdated(func(context.Context, *wootric.Event) error {
+		order = append(order, "other type")
+		return nil
+	})
+	r := delivery(t, readTestdata(t, "doc-response-created.json"), testSecret, "")
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, "request value"))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusInternalServerError || strings.Join(order, ",") != "first,second" {
+		t.Errorf("status %d, callbacks run %v, want 500 after first,second", w.Code, order)
+	}
+}
+
+func TestHandlerOnAnyType(t *testing.T) {
+	body := []byte(`{"response":{"id":5,"score":3},"event_name":"deleted"}`)
+	h := wootric.NewHandler(testSecret)
+	var got *wootric.Event
+	h.On("response.deleted", func(_ context.Context, e *wootric.Event) error {
+		got = e
+		return nil
+	})
+	h.ServeHTTP(httptest.NewRecorder(), delivery(t, body, testSecret, ""))
+	if got == nil || got.Response.ID != 5 || string(got.Raw) != string(body) {
+		t.Errorf("response.deleted callback got %+v, want response 5 with the raw body", got)
+	}
+}
+
+func TestHandlerOnNilCallbackPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("On(nil) did not panic")
+		}
+	}()
+	wootric.NewHandler(testSecret).On(wootric.ResponseCreated, nil)
+}
+
+// TestHandlerKeepsServingAfterAPanic runs a real server: a callback that
+// panics gets a 500, and the next delivery is served.
+func TestHandlerKeepsServingAfterAPanic(t *testing.T) {
+	var calls atomic.Int32
+	h := wootric.NewHandler(testSecret)
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+		if calls.Add(1) == 1 {
+			panic("first delivery panics")
+		}
+		return nil
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /wootric", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	body := readTestdata(t, "doc-response-created.json")
+	for _, want := range []int{http.StatusInternalServerError, http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/wootric", bytes.NewReader(body))
+		req.Header.Set(wootric.SignatureHeader, wootric.Sign(testSecret, body))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("status = %d, want %d", resp.StatusCode, want)
+		}
+	}
+}
+
+func TestMiddlewareRewindsBodyAndCarriesTheEvent(t *testing.T) {
+	for _, file := range []string{"doc-response-created.json", "response-created.form"} {
+		t.Run(file, func(t *testing.T) {
+			body := readTestdata(t, file)
+			h := wootric.NewHandler(testSecret)
+			var fromCallback *wootric.Event
+			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+				fromCallback = e
+				return nil
+			})
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got, err := io.ReadAll(r.Body)
+				if err != nil || !bytes.Equal(got, body) {
+					t.Errorf("next read %q, %v, want the delivery's body", got, err)
+				}
+				e, ok := wootric.EventFromContext(r.Context())
+				if !ok || e != fromCallback || e.Response.ID != 1128 {
+					t.Errorf("EventFromContext = %v, %v, want the callbacks' event", e, ok)
+				}
+				if r.Header.Get(wootric.SignatureHeader) == "" {
+					t.Error("next lost the request's headers")
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			w := httptest.NewRecorder()
+			h.Middleware(next).ServeHTTP(w, delivery(t, body, testSecret, ""))
+			if w.Code != http.StatusNoContent {
+				t.Errorf("status = %d, want next's 204", w.Code)
+			}
+		})
+	}
+}
+
+func TestMiddlewareWithNilNextAnswers200(t *testing.T) {
+	h := wootric.NewHandler(testSecret)
+	w := httptest.NewRecorder()
+	h.Middleware(nil).ServeHTTP(w, delivery(t, readTestdata(t, "doc-response-created.json"), testSecret, ""))
+	if w.Code != http.StatusOK {
+		t.Errorf("status = %d, want 200", w.Code)
+	}
+}
+
+func TestHandlerErrorHandlerGetsTheReason(t *testing.T) {
+	failure := errors.New("crm unreachable")
+	tests := []struct {
+		name   string
+		req    func() *http.Request
+		target error
+		status int
+	}{
+		{"method", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }, wootric.ErrMethodNotAllowed, 405},
+		{"signature", func() *http.Request { return delivery(t, []byte("x"), "wrong", "") }, wootric.ErrInvalidSignature, 401},
+		{"missing signature", func() *http.Request { return delivery(t, []byte("x"), "", "") }, wootric.ErrMissingSignature, 401},
+		{"payload", func() *http.Request { return delivery(t, []byte("x"), testSecret, "") }, wootric.ErrMalformedPayload, 400},
+		{"callback", func() *http.Request {
+			return delivery(t, readTestdata(t, "decline-created.json"), testSecret, "")
+		}, failure, 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got error
+			h := wootric.NewHandler(testSecret)
+			h.OnDeclineCreated(func(context.Context, *wootric.Event) error { return failure })
+			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				w.WriteHeader(wootric.StatusCode(err))
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tc.req())
+			if !errors.Is(got, tc.target) || w.Code != tc.status {
+				t.Errorf("ErrorHandler got %v and answered %d, want %v and %d", got, w.Code, tc.target, tc.status)
+			}
+			var ce *wootric.CallbackError
+			if errors.As(got, &ce) && (ce.Type != wootric.DeclineCreated || ce.ID != 19 || !errors.Is(got, wootric.ErrCallback)) {
+				t.Errorf("CallbackError = %+v, want decline.created 19 wrapping ErrCallback", ce)
+			}
+		})
+	}
+}
+
+func TestStatusCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, 200},
+		{wootric.ErrMethodNotAllowed, 405},
+		{fmt.Errorf("wrapped: %w", wootric.ErrBodyTooLarge), 413},
+		{wootric.ErrMissingSignature, 401},
+		{wootric.ErrInvalidSignature, 401},
+		{&wootric.PayloadError{Field: "response.id", Reason: "missing"}, 400},
+		{wootric.ErrBodyUnreadable, 400},
+		{wootric.ErrNoSecret, 500},
+		{&wootric.CallbackError{Err: errors.New("x")}, 500},
+		{errors.New("unknown"), 500},
+	}
+	for _, tc := range tests {
+		if got := wootric.StatusCode(tc.err); got != tc.want {
+			t.Errorf("StatusCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestHandlerConcurrentDeliveries serves deliveries of every type and
+// format from many goroutines while callbacks are being registered; run it
+// with -race.
+func TestHandlerConcurrentDeliveries(t *testing.T) {
+	bodies := []struct {
+		body []byte
+		typ  wootric.EventType
+	}{
+		{readTestdata(t, "doc-response-created.json"), wootric.ResponseCreated},
+		{readTestdata(t, "response-created.form"), wootric.ResponseCreated},
+		{readTestdata(t, "decline-created.json"), wootric.DeclineCreated},
+		{readTestdata(t, "decline-created.form"), wootric.DeclineCreated},
+		{readTestdata(t, "rails/response-updated-rich.to_json.json"), wootric.ResponseUpdated},
+		{readTestdata(t, "rails/response-updated-rich.to_query.form"), wootric.ResponseUpdated},
+	}
+	h := wootric.NewHandler("old", testSecret)
+	var mu sync.Mutex
+	seen := map[wootric.EventType]int{}
+	count := func(_ context.Context, e *wootric.Event) error {
+		mu.Lock()
+		seen[e.Type]++
+		mu.Unlock()
+		return nil
+	}
+	h.OnResponseCreated(count)
+	h.OnResponseUpdated(count)
+	h.OnDeclineCreated(count)
+
+	const workers, each = 8, 60
+	var wg sync.WaitGroup
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				b := bodies[(g+i)%len(bodies)]
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, delivery(t, b.body, testSecret, ""))
+				if w.Code != http.StatusOK {
+					t.Errorf("status = %d, want 200", w.Code)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // registrations while serving
+		defer wg.Done()
+		for i := 0; i < 50; i++ {
+			h.On("response.deleted", func(context.Context, *wootric.Event) error { return nil })
+		}
+	}()
+	wg.Wait()
+	total := 0
+	for _, n := range seen {
+		total += n
+	}
+	if total != workers*each || seen[wootric.ResponseCreated] != workers*each/3 {
+		t.Errorf("callbacks saw %v (total %d), want %d deliveries, a third of each type", seen, total, workers*each)
+	}
+}
