@@ -42,6 +42,11 @@ var (
 	// Handler answers 400.
 	ErrBodyUnreadable = errors.New("wootric: body unreadable")
 
+	// ErrOutsideReplayWindow means that a Handler with a ReplayWindow got
+	// a delivery whose timestamp was older than the window, too far in the
+	// future, or absent. A Handler answers 400.
+	ErrOutsideReplayWindow = errors.New("wootric: timestamp outside the replay window")
+
 	// ErrCallback means that a callback returned an error or panicked. The
 	// error is a *CallbackError. A Handler answers 500, so that the sender
 	// retries.
@@ -82,6 +87,8 @@ type CallbackError struct {
 	Err error
 	// Panic is the value the callback panicked with, or nil if it returned.
 	Panic any
+
+	stack []byte // where it panicked
 }
 
 func (e *CallbackError) Error() string {
@@ -113,7 +120,7 @@ func StatusCode(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMissingSignature), errors.Is(err, ErrInvalidSignature):
 		return http.StatusUnauthorized
-	case errors.Is(err, ErrMalformedPayload), errors.Is(err, ErrBodyUnreadable):
+	case errors.Is(err, ErrMalformedPayload), errors.Is(err, ErrBodyUnreadable), errors.Is(err, ErrOutsideReplayWindow):
 		return http.StatusBadRequest
 	default:
 		return http.StatusInternalServerError

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxBodyBytes is the body size limit of a Handler whose
@@ -21,9 +24,11 @@ const DefaultMaxBodyBytes = 1 << 20
 //  2. reads the body once, refusing it past MaxBodyBytes (413);
 //  3. verifies the X-Wootric-Signature header against its secrets (401);
 //  4. decodes the body into an [Event] (400 if malformed);
-//  5. runs the callbacks registered for the event's type, in the order they
+//  5. if ReplayWindow is set, checks the event's timestamp (400);
+//  6. if Dedup is set, claims the event, answering 200 to a duplicate;
+//  7. runs the callbacks registered for the event's type, in the order they
 //     were registered, stopping at the first that fails (500);
-//  6. answers 200, or, as [Handler.Middleware], calls the next handler.
+//  8. answers 200, or, as [Handler.Middleware], calls the next handler.
 //
 // An event no callback is registered for is acknowledged with 200, so that
 // Wootric does not send it again. No callback runs for a request that is
@@ -40,6 +45,31 @@ type Handler struct {
 	// body is answered 413 without reading more than MaxBodyBytes+1 bytes.
 	// Zero means DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+
+	// ReplayWindow, if positive, refuses a delivery whose timestamp is
+	// older than ReplayWindow, more than a minute in the future, or absent,
+	// with ErrOutsideReplayWindow (400). Zero, the default, accepts any
+	// timestamp. The timestamp is inside the signed body, so a replayed
+	// delivery cannot change it; but Wootric may also deliver late, after
+	// an outage or a retry, and a late delivery refused here is lost. Set
+	// it only with a margin well above the sender's retry period, and pair
+	// it with Dedup, which catches the replays inside the window.
+	ReplayWindow time.Duration
+
+	// Dedup, if not nil, makes each event run its callbacks once: a
+	// delivery whose DedupKey it has already claimed is acknowledged with
+	// 200 and runs no callback. Nil, the default, runs every delivery.
+	Dedup Deduplicator
+
+	// Logger, if not nil, receives a record for each refused or failed
+	// delivery (Warn for 4xx, Error for 5xx), with the reason, the remote
+	// address, the body's size, and when known the event's type and
+	// object id and the index of the secret that matched; an Info record
+	// for each duplicate, and a Debug record for each delivery processed.
+	// No record holds a secret, a MAC, or a value from the payload. A
+	// callback's error is logged as it returned it; a panic is logged
+	// with its stack but not its value.
+	Logger *slog.Logger
 
 	// ErrorHandler, if not nil, answers requests that are refused or whose
 	// callbacks fail, in place of the default answer: [StatusCode](err)
@@ -116,8 +146,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Middleware returns a handler that receives deliveries as ServeHTTP does
 // and then, instead of answering 200, calls next with the event in the
 // request's context (see [EventFromContext]) and r.Body rewound to the same
-// bytes. A refused delivery or a failed callback is answered as by
-// ServeHTTP, and next is not called. A nil next answers 200.
+// bytes. A refused delivery, a duplicate or a failed callback is answered
+// as by ServeHTTP, and next is not called. A nil next answers 200.
 func (h *Handler) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, next)
@@ -133,18 +163,29 @@ func EventFromContext(ctx context.Context) (*Event, bool) {
 	return e, ok
 }
 
+// delivery is what a Handler knows of one request, for its answer and log.
+type delivery struct {
+	event  *Event
+	size   int64 // bytes read, or the Content-Length before reading
+	secret int   // index of the secret that matched, or -1
+	dup    bool
+}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	e, err := h.receive(r)
+	d := delivery{size: r.ContentLength, secret: -1}
+	err := h.receive(w, r, &d)
 	if err == nil {
-		ctx := context.WithValue(r.Context(), eventKey{}, e)
-		err = h.dispatch(ctx, e)
-		if err == nil && next != nil {
+		ctx := context.WithValue(r.Context(), eventKey{}, d.event)
+		err = h.process(ctx, &d)
+		if err == nil && !d.dup && next != nil {
+			h.log(r, &d, nil)
 			r = r.WithContext(ctx)
-			r.Body = io.NopCloser(bytes.NewReader(e.Raw))
+			r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
 			next.ServeHTTP(w, r)
 			return
 		}
 	}
+	h.log(r, &d, err)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -152,23 +193,71 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	w.WriteHeader(http.StatusOK)
 }
 
-// receive reads, verifies and decodes the delivery in r.
-func (h *Handler) receive(r *http.Request) (*Event, error) {
+// receive reads, verifies and decodes the delivery in r, and checks its
+// timestamp.
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) error {
 	if r.Method != http.MethodPost {
-		return nil, ErrMethodNotAllowed
+		return ErrMethodNotAllowed
 	}
-	body, err := readBody(r, h.maxBodyBytes())
+	body, err := readBody(w, r, h.maxBodyBytes())
 	if err != nil {
-		return nil, err
+		return err
 	}
+	d.size = int64(len(body))
 	keys := h.keys
 	if keys == nil {
-		return nil, ErrNoSecret
+		return ErrNoSecret
 	}
-	if _, err := keys.verify(body, r.Header.Get(SignatureHeader)); err != nil {
-		return nil, err
+	if d.secret, err = keys.verify(body, r.Header.Get(SignatureHeader)); err != nil {
+		return err
 	}
-	return Decode(body, r.Header.Get("Content-Type"))
+	if d.event, err = Decode(body, r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	return h.checkWindow(d.event.Timestamp)
+}
+
+// maxFutureSkew is how far in the future a timestamp may be when the
+// replay window is on: the clocks of Wootric and of the receiver may differ.
+const maxFutureSkew = time.Minute
+
+func (h *Handler) checkWindow(ts time.Time) error {
+	if h.ReplayWindow <= 0 {
+		return nil
+	}
+	now := time.Now()
+	switch {
+	case ts.IsZero():
+		return fmt.Errorf("%w: no timestamp", ErrOutsideReplayWindow)
+	case now.Sub(ts) > h.ReplayWindow:
+		return fmt.Errorf("%w: %s old", ErrOutsideReplayWindow, now.Sub(ts).Round(time.Second))
+	case ts.Sub(now) > maxFutureSkew:
+		return fmt.Errorf("%w: %s in the future", ErrOutsideReplayWindow, ts.Sub(now).Round(time.Second))
+	}
+	return nil
+}
+
+// process claims the event from Dedup, if set, and runs its callbacks.
+func (h *Handler) process(ctx context.Context, d *delivery) error {
+	if h.Dedup == nil {
+		return h.dispatch(ctx, d.event)
+	}
+	key := DedupKey(d.event)
+	claimed, err := h.Dedup.Claim(ctx, key)
+	if err != nil {
+		return fmt.Errorf("wootric: claiming the delivery: %w", err)
+	}
+	if !claimed {
+		d.dup = true
+		return nil
+	}
+	if err := h.dispatch(ctx, d.event); err != nil {
+		if rerr := h.Dedup.Release(ctx, key); rerr != nil {
+			return errors.Join(err, fmt.Errorf("wootric: releasing the delivery: %w", rerr))
+		}
+		return err
+	}
+	return nil
 }
 
 func (h *Handler) maxBodyBytes() int64 {
@@ -178,17 +267,28 @@ func (h *Handler) maxBodyBytes() int64 {
 	return DefaultMaxBodyBytes
 }
 
-// readBody reads r's body whole, and no more than limit+1 bytes of it.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads r's body whole, and no more than limit+1 bytes of it. If
+// the request's context ends first, so does the read, where w lets it set
+// the connection's read deadline (a net/http server's does).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length over %d bytes", ErrBodyTooLarge, limit)
 	}
 	if r.Body == nil {
 		return nil, nil
 	}
+	ctx := r.Context()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+		})
+		defer stop()
+	}
+	// Content-Length sizes the buffer, up to a cap: a sender may claim a
+	// megabyte and send nothing.
 	size := int64(512)
 	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // room to see the end
+		size = min(r.ContentLength+1, 64<<10) // +1: room to see the end
 	}
 	b := make([]byte, 0, size)
 	lr := io.LimitedReader{R: r.Body, N: limit + 1}
@@ -205,6 +305,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 			return b, nil
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				err = context.Cause(ctx)
+			}
 			return nil, fmt.Errorf("%w: %w", ErrBodyUnreadable, err)
 		}
 	}
@@ -232,7 +335,7 @@ func run(ctx context.Context, fn Callback, e *Event) (err error) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			err = &CallbackError{Type: e.Type, ID: objectID(e), Panic: v}
+			err = &CallbackError{Type: e.Type, ID: objectID(e), Panic: v, stack: debug.Stack()}
 		}
 	}()
 	if err := fn(ctx, e); err != nil {
@@ -249,6 +352,44 @@ func objectID(e *Event) int64 {
 		return e.Decline.ID
 	}
 	return 0
+}
+
+// log records how a delivery ended; err is nil for one processed.
+func (h *Handler) log(r *http.Request, d *delivery, err error) {
+	if h.Logger == nil {
+		return
+	}
+	level, msg := slog.LevelDebug, "wootric: delivery processed"
+	switch status := StatusCode(err); {
+	case d.dup:
+		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
+	case errors.Is(err, ErrCallback):
+		level, msg = slog.LevelError, "wootric: callback failed"
+	case status >= 500:
+		level, msg = slog.LevelError, "wootric: delivery failed"
+	case status >= 400:
+		level, msg = slog.LevelWarn, "wootric: delivery refused"
+	}
+	ctx := r.Context()
+	if !h.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	if err != nil {
+		attrs = append(attrs, slog.String("reason", err.Error()), slog.Int("status", StatusCode(err)))
+	}
+	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.Int64("content_length", d.size))
+	if d.secret >= 0 {
+		attrs = append(attrs, slog.Int("secret_index", d.secret))
+	}
+	if e := d.event; e != nil {
+		attrs = append(attrs, slog.String("event_type", string(e.Type)), slog.Int64("object_id", objectID(e)))
+	}
+	var ce *CallbackError
+	if errors.As(err, &ce) && ce.stack != nil {
+		attrs = append(attrs, slog.String("stack", string(ce.stack)))
+	}
+	h.Logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // fail answers a refused or failed delivery.

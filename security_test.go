@@ -1,0 +1,511 @@
+package wootric_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wootric-go/wootric"
+)
+
+// TestDecodeStopsAtMaxDepth feeds a megabyte of nesting: Decode must stop
+// where the nesting passes MaxDepth, not walk on.
+func TestDecodeStopsAtMaxDepth(t *testing.T) {
+	const size = 1 << 20
+	tests := []struct {
+		name string
+		body string
+		max  int // the error's offset is at most this
+	}{
+		{"json arrays", `{"x":` + strings.Repeat("[", size), 5 + wootric.MaxDepth},
+		{"json objects", `{"x":` + strings.Repeat(`{"a":`, size/5), 5 + 5*wootric.MaxDepth},
+		{"json properties", `{"response":{"id":1,"score":9,"end_user_properties":{"a":` + strings.Repeat("[", size), 60 + wootric.MaxDepth},
+		{"form key", "event_name=created&x" + strings.Repeat("[a]", size/3) + "=1", 19},
+		{"form escaped key", "event_name=created&x" + strings.Repeat("%5Ba%5D", size/7) + "=1", 19},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wootric.Decode([]byte(tc.body), "")
+			var pe *wootric.PayloadError
+			if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "nested deeper") || pe.Offset > tc.max {
+				t.Fatalf("Decode(deep %s) = %v, want a nesting error by byte %d", tc.name, err, tc.max)
+			}
+		})
+	}
+}
+
+// manyProperties returns a delivery with n end-user properties, in JSON or
+// as a form.
+func manyProperties(n int, form bool) []byte {
+	var b bytes.Buffer
+	if form {
+		b.WriteString("event_name=created&response[id]=1&response[score]=9")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "&response[end_user_properties][p%d]=%d", i, i)
+		}
+		return b.Bytes()
+	}
+	b.WriteString(`{"event_name":"created","response":{"id":1,"score":9,"end_user_properties":{`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"p%d":%d`, i, i)
+	}
+	b.WriteString("}}}")
+	return b.Bytes()
+}
+
+// TestDecodeManyProperties decodes 200,000 properties, in linear time (see
+// BenchmarkDecodeManyProperties): there is no count limit, the body size
+// limit bounds them. A Handler's default 1 MiB refuses such a body.
+func TestDecodeManyProperties(t *testing.T) {
+	const n = 200000
+	for _, form := range []bool{false, true} {
+		body := manyProperties(n, form)
+		e, err := wootric.Decode(body, "")
+		if err != nil || len(e.Response.EndUserProperties) != n || e.Response.EndUserProperties["p199999"] != "199999" {
+			t.Fatalf("Decode(%d properties, form %v) = %v", n, form, err)
+		}
+		h := wootric.NewHandler(testSecret)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, delivery(t, body, testSecret, ""))
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("Handler with the default limit answered %d to %d bytes, want 413", w.Code, len(body))
+		}
+	}
+}
+
+// TestHandlerSlowBodyEndsWithTheContext sends a body that never ends to a
+// real server whose request context has a deadline: the Handler must give
+// up when the context ends, not wait for the server's ReadTimeout.
+func TestHandlerSlowBodyEndsWithTheContext(t *testing.T) {
+	got := make(chan error, 1)
+	h := wootric.NewHandler(testSecret)
+	h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		got <- err
+		w.WriteHeader(wootric.StatusCode(err))
+	}
+	withDeadline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 100*time.Millisecond)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+	srv := httptest.NewUnstartedServer(withDeadline)
+	srv.Config.ReadTimeout = time.Minute
+	srv.Start()
+	defer srv.Close()
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte(`{"response":`)) }() // and then nothing
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, pr)
+	req.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
+	go func() {
+		resp, err := srv.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case err := <-got:
+		if !errors.Is(err, wootric.ErrBodyUnreadable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("slow body failed with %v, want ErrBodyUnreadable from the context's deadline", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the Handler still reads a body whose request context ended")
+	}
+}
+
+// eventAt returns a signed delivery of a response whose timestamp is ts.
+func eventAt(t *testing.T, ts string) *http.Request {
+	body := []byte(`{"response":{"id":7,"score":9,"updated_at":"2016-08-04T13:57:26.558-07:00"},"event_name":"created","timestamp":` + ts + `}`)
+	return delivery(t, body, testSecret, "")
+}
+
+func TestHandlerReplayWindow(t *testing.T) {
+	now := time.Now()
+	stamp := func(d time.Duration) string { return `"` + now.Add(d).Format(time.RFC3339Nano) + `"` }
+	tests := []struct {
+		name   string
+		window time.Duration
+		ts     string
+		status int
+	}{
+		{"off by default: any age", 0, `"2016-08-04T13:57:31.329-07:00"`, 200},
+		{"off by default: no timestamp", 0, `null`, 200},
+		{"inside the window", 5 * time.Minute, stamp(-4 * time.Minute), 200},
+		{"just now", 5 * time.Minute, stamp(0), 200},
+		{"slightly in the future", 5 * time.Minute, stamp(30 * time.Second), 200},
+		{"older than the window", 5 * time.Minute, stamp(-6 * time.Minute), 400},
+		{"far older", 5 * time.Minute, `"2016-08-04T13:57:31.329-07:00"`, 400},
+		{"too far in the future", 5 * time.Minute, stamp(2 * time.Minute), 400},
+		{"no timestamp", 5 * time.Minute, `null`, 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran atomic.Int32
+			var got error
+			h := wootric.NewHandler(testSecret)
+			h.ReplayWindow = tc.window
+			h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
+			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				w.WriteHeader(wootric.StatusCode(err))
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, eventAt(t, tc.ts))
+			if w.Code != tc.status {
+				t.Fatalf("status = %d (%v), want %d", w.Code, got, tc.status)
+			}
+			if tc.status != 200 && (!errors.Is(got, wootric.ErrOutsideReplayWindow) || ran.Load() != 0) {
+				t.Errorf("refusal %v with %d callbacks run, want ErrOutsideReplayWindow and none", got, ran.Load())
+			}
+		})
+	}
+}
+
+// flakyDedup is a Deduplicator whose calls fail on demand.
+type flakyDedup struct {
+	wootric.Deduplicator
+	claimErr, releaseErr error
+	releases             atomic.Int32
+}
+
+func (f *flakyDedup) Claim(ctx context.Context, key string) (bool, error) {
+	if f.claimErr != nil {
+		return false, f.claimErr
+	}
+	return f.Deduplicator.Claim(ctx, key)
+}
+
+func (f *flakyDedup) Release(ctx context.Context, key string) error {
+	f.releases.Add(1)
+	if f.releaseErr != nil {
+		return f.releaseErr
+	}
+	return f.Deduplicator.Release(ctx, key)
+}
+
+func TestHandlerDedup(t *testing.T) {
+	body := readTestdata(t, "doc-response-created.json")
+	updated := bytes.Replace(body, []byte(`"updated_at": "2016-08-04T13:57:26.558-07:00"`), []byte(`"updated_at": "2016-08-05T10:00:00.000-07:00"`), 1)
+	send := func(h http.Handler, b []byte) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, delivery(t, b, testSecret, ""))
+		return w.Code
+	}
+
+	t.Run("a duplicate is acknowledged and runs no callback", func(t *testing.T) {
+		var ran atomic.Int32
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = wootric.NewMemoryDeduplicator(0, 0)
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
+		codes := []int{send(h, body), send(h, body), send(h, updated), send(h, updated)}
+		if fmt.Sprint(codes) != "[200 200 200 200]" || ran.Load() != 2 {
+			t.Errorf("answers %v with %d callbacks run, want all 200 and 2 runs (original and update)", codes, ran.Load())
+		}
+	})
+
+	t.Run("a duplicate does not reach next", func(t *testing.T) {
+		var next atomic.Int32
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = wootric.NewMemoryDeduplicator(0, 0)
+		mw := h.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { next.Add(1) }))
+		send(mw, body)
+		send(mw, body)
+		if next.Load() != 1 {
+			t.Errorf("next ran %d times, want once", next.Load())
+		}
+	})
+
+	t.Run("a failed callback releases the claim so the retry runs", func(t *testing.T) {
+		var ran atomic.Int32
+		dedup := &flakyDedup{Deduplicator: wootric.NewMemoryDeduplicator(0, 0)}
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = dedup
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+			if ran.Add(1) == 1 {
+				return errors.New("first attempt fails")
+			}
+			return nil
+		})
+		codes := []int{send(h, body), send(h, body), send(h, body)}
+		if fmt.Sprint(codes) != "[500 200 200]" || ran.Load() != 2 || dedup.releases.Load() != 1 {
+			t.Errorf("answers %v, %d runs, %d releases; want [500 200 200], 2 runs, 1 release", codes, ran.Load(), dedup.releases.Load())
+		}
+	})
+
+	t.Run("a failing store answers 500 and runs nothing", func(t *testing.T) {
+		var ran atomic.Int32
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = &flakyDedup{Deduplicator: wootric.NewMemoryDeduplicator(0, 0), claimErr: errors.New("redis down")}
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
+		if code := send(h, body); code != 500 || ran.Load() != 0 {
+			t.Errorf("answer %d with %d runs, want 500 and none", code, ran.Load())
+		}
+	})
+
+	t.Run("a failing release is reported with the callback's error", func(t *testing.T) {
+		var got error
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = &flakyDedup{Deduplicator: wootric.NewMemoryDeduplicator(0, 0), releaseErr: errors.New("redis down")}
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error { return errors.New("crm down") })
+		h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { got = err; w.WriteHeader(500) }
+		send(h, body)
+		if !errors.Is(got, wootric.ErrCallback) || !strings.Contains(fmt.Sprint(got), "releasing") {
+			t.Errorf("error %v, want the callback's failure and the release's", got)
+		}
+	})
+
+	t.Run("concurrent copies run the callback once", func(t *testing.T) {
+		var ran atomic.Int32
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = wootric.NewMemoryDeduplicator(0, 0)
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); send(h, body) }()
+		}
+		wg.Wait()
+		if ran.Load() != 1 {
+			t.Errorf("callback ran %d times for 20 copies, want once", ran.Load())
+		}
+	})
+}
+
+func TestDedupKey(t *testing.T) {
+	e, err := wootric.Decode(readTestdata(t, "doc-response-created.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := wootric.DedupKey(e), "response.created/1128/2016-08-04T20:57:26.558Z"; got != want {
+		t.Errorf("DedupKey() = %q, want %q", got, want)
+	}
+	d, err := wootric.Decode(readTestdata(t, "decline-created.form"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := wootric.DedupKey(d), "decline.created/19/2016-08-04T20:58:21Z"; got != want {
+		t.Errorf("DedupKey() = %q, want %q", got, want)
+	}
+}
+
+func TestMemoryDeduplicatorIsBounded(t *testing.T) {
+	ctx := context.Background()
+	m := wootric.NewMemoryDeduplicator(3, time.Hour)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		if ok, _ := m.Claim(ctx, k); !ok {
+			t.Fatalf("Claim(%q) = false for a new key", k)
+		}
+	}
+	if m.Len() != 3 {
+		t.Errorf("Len() = %d, want the bound 3", m.Len())
+	}
+	if ok, _ := m.Claim(ctx, "a"); !ok {
+		t.Error("Claim(oldest key) = false, want it forgotten when full")
+	}
+	if ok, _ := m.Claim(ctx, "d"); ok {
+		t.Error("Claim(recent key) = true, want it remembered")
+	}
+	_ = m.Release(ctx, "d")
+	if ok, _ := m.Claim(ctx, "d"); !ok {
+		t.Error("Claim(released key) = false, want true")
+	}
+}
+
+// logRecords is a slog.Handler that keeps every record, its attributes
+// rendered as text, for the tests to inspect.
+type logRecords struct {
+	mu      sync.Mutex
+	records []logRecord
+}
+
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecords) WithGroup(string) slog.Handler            { return l }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.attrs[a.Key] = a.Value.String()
+		return true
+	})
+	l.mu.Lock()
+	l.records = append(l.records, rec)
+	l.mu.Unlock()
+	return nil
+}
+
+func TestHandlerLogsEachRefusal(t *testing.T) {
+	// Personal data the payload holds, which no record may show.
+	const email, ip, comment = "jane.doe@example.com", "203.0.113.77", "my manager is awful"
+	body := []byte(`{"response":{"id":4242,"score":3,"email":"` + email + `","ip_address":"` + ip + `","text":"` + comment + `"},"event_name":"created"}`)
+	secrets := []string{"", "old-secret", testSecret}
+	failing := errors.New("crm unreachable")
+
+	tests := []struct {
+		name     string
+		req      func() *http.Request
+		callback func(context.Context, *wootric.Event) error
+		level    slog.Level
+		want     map[string]string // attributes the record must have
+		absent   []string          // attributes it must not have
+	}{
+		{"wrong method", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }, nil,
+			slog.LevelWarn, map[string]string{"status": "405", "reason": "wootric: method not allowed"}, []string{"secret_index", "event_type"}},
+		{"bad signature", func() *http.Request { return delivery(t, body, "forged", "") }, nil,
+			slog.LevelWarn, map[string]string{"status": "401", "content_length": fmt.Sprint(len(body))}, []string{"secret_index", "event_type"}},
+		{"malformed", func() *http.Request {
+			return delivery(t, []byte(`{"response":{"id":1,"score":"`+email+`"}}`), testSecret, "")
+		}, nil,
+			slog.LevelWarn, map[string]string{"status": "400", "secret_index": "2"}, []string{"event_type"}},
+		{"callback error", func() *http.Request { return delivery(t, body, "old-secret", "") },
+			func(context.Context, *wootric.Event) error { return failing },
+			slog.LevelError, map[string]string{"status": "500", "secret_index": "1", "event_type": "response.created", "object_id": "4242"}, nil},
+		{"callback panic", func() *http.Request { return delivery(t, body, testSecret, "") },
+			func(_ context.Context, e *wootric.Event) error { panic("bad data: " + e.Response.Email) },
+			slog.LevelError, map[string]string{"status": "500", "event_type": "response.created", "object_id": "4242"}, nil},
+		{"processed", func() *http.Request { return delivery(t, body, testSecret, "") },
+			func(context.Context, *wootric.Event) error { return nil },
+			slog.LevelDebug, map[string]string{"event_type": "response.created", "object_id": "4242", "secret_index": "2"}, []string{"reason"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logRecords{}
+			h := wootric.NewHandler(secrets...)
+			h.Logger = slog.New(logs)
+			if tc.callback != nil {
+				h.OnResponseCreated(tc.callback)
+			}
+			r := tc.req()
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if len(logs.records) != 1 {
+				t.Fatalf("%d records, want 1: %+v", len(logs.records), logs.records)
+			}
+			rec := logs.records[0]
+			if rec.level != tc.level || !strings.HasPrefix(rec.msg, "wootric: ") {
+				t.Errorf("record %q at %v, want level %v", rec.msg, rec.level, tc.level)
+			}
+			if rec.attrs["remote_addr"] != r.RemoteAddr {
+				t.Errorf("remote_addr = %q, want %q", rec.attrs["remote_addr"], r.RemoteAddr)
+			}
+			for k, v := range tc.want {
+				if got, ok := rec.attrs[k]; !ok || (v != "" && !strings.Contains(got, v)) {
+					t.Errorf("attribute %s = %q, want %q", k, got, v)
+				}
+			}
+			for _, k := range tc.absent {
+				if _, ok := rec.attrs[k]; ok {
+					t.Errorf("attribute %s is set, want it absent", k)
+				}
+			}
+			all := rec.msg + fmt.Sprint(rec.attrs)
+			for _, secret := range []string{email, ip, comment, testSecret, "old-secret", wootric.Sign(testSecret, body)[5:], wootric.Sign("old-secret", body)[5:]} {
+				if strings.Contains(all, secret) {
+					t.Errorf("record holds %q: %s", secret, all)
+				}
+			}
+		})
+	}
+}
+
+func TestHandlerLogsDuplicates(t *testing.T) {
+	logs := &logRecords{}
+	h := wootric.NewHandler(testSecret)
+	h.Logger = slog.New(logs)
+	h.Dedup = wootric.NewMemoryDeduplicator(0, 0)
+	body := readTestdata(t, "decline-created.json")
+	for i := 0; i < 2; i++ {
+		h.ServeHTTP(httptest.NewRecorder(), delivery(t, body, testSecret, ""))
+	}
+	if len(logs.records) != 2 || logs.records[1].level != slog.LevelInfo || logs.records[1].attrs["object_id"] != "19" {
+		t.Errorf("records %+v, want a processed one and an Info duplicate of decline 19", logs.records)
+	}
+}
+
+// FuzzHandler drives the whole Handler with signed and unsigned bodies: it
+// must never panic, answer only with the statuses of its contract, and run
+// the callback exactly for the deliveries it accepts, with the body as sent.
+func FuzzHandler(f *testing.F) {
+	for _, name := range []string{"doc-response-created.json", "decline-created.json", "response-created.form", "decline-created.form", "doc-decline-created.json", "rails/response-updated-rich.to_query.form"} {
+		body := readTestdata(f, name)
+		f.Add(body, "", true)
+		f.Add(body, "application/json", false)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string, signed bool) {
+		var got *wootric.Event
+		h := wootric.NewHandler(testSecret)
+		h.MaxBodyBytes = 4096
+		for _, typ := range []wootric.EventType{wootric.ResponseCreated, wootric.ResponseUpdated, wootric.DeclineCreated} {
+			h.On(typ, func(_ context.Context, e *wootric.Event) error {
+				if got != nil {
+					t.Fatal("two callbacks for one delivery")
+				}
+				got = e
+				return nil
+			})
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		if signed {
+			r.Header.Set(wootric.SignatureHeader, wootric.Sign(testSecret, body))
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch {
+		case w.Code == 200:
+			e, err := wootric.Decode(body, contentType)
+			if !signed || err != nil {
+				t.Fatalf("200 for a delivery signed %v that Decode refuses with %v", signed, err)
+			}
+			known := e.Type == wootric.ResponseCreated || e.Type == wootric.ResponseUpdated || e.Type == wootric.DeclineCreated
+			if known != (got != nil) || got != nil && !bytes.Equal(got.Raw, body) {
+				t.Fatalf("event %s: callback got %v", e.Type, got)
+			}
+		case w.Code == 401 && !signed, w.Code == 400 && signed, w.Code == 413 && len(body) > 4096:
+			if got != nil {
+				t.Fatalf("callback ran for a refused delivery (%d)", w.Code)
+			}
+		default:
+			t.Fatalf("status %d for a delivery signed %v", w.Code, signed)
+		}
+	})
+}
+
+// BenchmarkDecodeManyProperties measures the cost of a hostile flat map of
+// 200,000 end-user properties, which Decode accepts rather than counts.
+func BenchmarkDecodeManyProperties(b *testing.B) {
+	for _, form := range []bool{false, true} {
+		body := manyProperties(200000, form)
+		name := "json"
+		if form {
+			name = "form"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := wootric.Decode(body, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
