@@ -2,7 +2,6 @@ package wootric
 
 import (
 	"math/bits"
-	"strconv"
 	"time"
 )
 
@@ -188,13 +187,24 @@ const (
 type value struct {
 	kind valueKind
 	s    string
-	off  int // where the value began in the body
+	// b holds a form value with escapes, unescaped in scratch space, in
+	// place of s: only a string field needs it as a string of its own.
+	b   []byte
+	off int // where the value began in the body
 }
 
 // isNull reports whether v means null: JSON null, a form key without "=",
 // or an empty form value, which is how Rails' to_query writes nil.
 func (v value) isNull() bool {
-	return v.kind == valueNull || v.kind == valueText && v.s == ""
+	return v.kind == valueNull || v.kind == valueText && v.s == "" && len(v.b) == 0
+}
+
+// text returns v's text as a string.
+func (v value) text() string {
+	if v.b != nil {
+		return string(v.b)
+	}
+	return v.s
 }
 
 func (d *decoder) errAt(off int, field, reason string) error {
@@ -390,28 +400,52 @@ func toString(v value) (string, string) {
 	case valueObject:
 		return "", "not a string"
 	}
-	return v.s, ""
+	return v.text(), ""
 }
 
 // toInt converts v to an integer. A null is 0, or refused if required.
 func toInt(v value, required bool) (int64, string) {
-	if v.isNull() {
-		if required {
-			return 0, "missing"
-		}
+	switch {
+	case v.isNull() && required:
+		return 0, "missing"
+	case v.isNull():
 		return 0, ""
+	case v.b != nil:
+		return parseInt(v.b)
+	case v.kind == valueNumber, v.kind == valueText:
+		return parseInt(v.s)
 	}
-	if v.kind != valueNumber && v.kind != valueText {
+	return 0, "not an integer"
+}
+
+// parseInt parses a decimal integer with an optional sign, as
+// strconv.ParseInt(s, 10, 64) does, and returns why it is refused, or "".
+func parseInt[T text](s T) (int64, string) {
+	i, neg := 0, false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		i, neg = 1, s[0] == '-'
+	}
+	if i == len(s) {
 		return 0, "not an integer"
 	}
-	n, err := strconv.ParseInt(v.s, 10, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+	var n uint64
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, "not an integer"
+		}
+		if n > 1<<63/10 {
 			return 0, "integer out of range"
 		}
-		return 0, "not an integer"
+		n = n*10 + uint64(c-'0')
 	}
-	return n, ""
+	if n > 1<<63 || n == 1<<63 && !neg {
+		return 0, "integer out of range"
+	}
+	if neg {
+		return -int64(n), ""
+	}
+	return int64(n), ""
 }
 
 func toBool(v value) (bool, string) {
@@ -419,10 +453,10 @@ func toBool(v value) (bool, string) {
 		return false, ""
 	}
 	if v.kind == valueBool || v.kind == valueText {
-		switch v.s {
-		case "true":
+		switch t := v.s; {
+		case t == "true" || string(v.b) == "true":
 			return true, ""
-		case "false":
+		case t == "false" || string(v.b) == "false":
 			return false, ""
 		}
 	}
@@ -430,15 +464,20 @@ func toBool(v value) (bool, string) {
 }
 
 func toTime(v value) (time.Time, string) {
-	if v.isNull() {
+	var t time.Time
+	ok := false
+	switch {
+	case v.isNull():
 		return time.Time{}, ""
+	case v.b != nil:
+		t, ok = parseTime(v.b)
+	case v.kind == valueString || v.kind == valueText:
+		t, ok = parseTime(v.s)
 	}
-	if v.kind == valueString || v.kind == valueText {
-		if t, ok := parseTime(v.s); ok {
-			return t, ""
-		}
+	if !ok {
+		return time.Time{}, "not a time as Rails sends it"
 	}
-	return time.Time{}, "not a time as Rails sends it"
+	return t, ""
 }
 
 // event checks that the body held a whole event and returns it.

@@ -1,6 +1,7 @@
 package wootric
 
 import (
+	"bytes"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 // guesses: a key with unbalanced brackets, an invalid %-escape, a raw
 // control character or invalid UTF-8 is refused.
 func (d *decoder) decodeForm() error {
+	d.key = make([]byte, 0, 64)
 	for start := 0; start <= len(d.s); {
 		end := strings.IndexByte(d.s[start:], '&')
 		if end < 0 {
@@ -32,11 +34,20 @@ func (d *decoder) decodeForm() error {
 // "a[b][]" is "a", "b", "".
 type keyPath struct {
 	key  []byte
+	src  string // the key as sent, if it had no escapes
 	n    int
 	segs [MaxDepth][2]int // the bounds of each part in key
 }
 
 func (p *keyPath) seg(i int) []byte { return p.key[p.segs[i][0]:p.segs[i][1]] }
+
+// segString returns part i as a string, a slice of the body where it can.
+func (p *keyPath) segString(i int) string {
+	if p.src != "" {
+		return p.src[p.segs[i][0]:p.segs[i][1]]
+	}
+	return string(p.seg(i))
+}
 
 // formPair reads the pair in d.s[start:end].
 func (d *decoder) formPair(start, end int) error {
@@ -46,17 +57,21 @@ func (d *decoder) formPair(start, end int) error {
 		rawKey, rawVal, hasVal = pair[:eq], pair[eq+1:], true
 	}
 	var err error
-	if d.key, err = d.formUnescape(d.key[:0], rawKey, start); err != nil {
+	p := keyPath{}
+	if plainForm(rawKey) {
+		d.key = append(d.key[:0], rawKey...)
+		p.src = rawKey
+	} else if d.key, err = d.formUnescape(d.key[:0], rawKey, start); err != nil {
 		return err
 	}
-	p := keyPath{key: d.key}
+	p.key = d.key
 	if reason := p.split(); reason != "" {
 		return d.errAt(start, "", reason)
 	}
 	v := value{kind: valueNull, off: start}
 	if hasVal {
 		v.kind, v.off = valueText, start+len(rawKey)+1
-		if v.s, err = d.formValue(rawVal, v.off); err != nil {
+		if v.s, v.b, err = d.formValue(rawVal, v.off); err != nil {
 			return err
 		}
 	}
@@ -108,20 +123,20 @@ func (d *decoder) formPair(start, end int) error {
 // "".
 func (p *keyPath) split() string {
 	k := p.key
-	i := indexByte(k, '[')
+	i := bytes.IndexByte(k, '[')
 	if i < 0 {
 		i = len(k)
 	}
 	if i == 0 {
 		return "form key without a name"
 	}
-	if indexByte(k[:i], ']') >= 0 {
+	if bytes.IndexByte(k[:i], ']') >= 0 {
 		return "form key with unbalanced brackets"
 	}
 	p.segs[0], p.n = [2]int{0, i}, 1
 	for i < len(k) {
-		j := indexByte(k[i+1:], ']')
-		if k[i] != '[' || j < 0 || indexByte(k[i+1:i+1+j], '[') >= 0 {
+		j := bytes.IndexByte(k[i+1:], ']')
+		if k[i] != '[' || j < 0 || bytes.IndexByte(k[i+1:i+1+j], '[') >= 0 {
 			return "form key with unbalanced brackets"
 		}
 		if p.n == MaxDepth {
@@ -134,30 +149,17 @@ func (p *keyPath) split() string {
 	return ""
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // formProp sets the end-user property named by p's third part.
 func (d *decoder) formProp(p *keyPath, v value, off int) error {
-	k := p.seg(2)
-	if len(k) == 0 {
+	if len(p.seg(2)) == 0 {
 		return d.fieldErr(v, "end_user_properties", "not an object")
 	}
-	key := string(k)
+	key := p.segString(2)
 	if p.n == 3 {
 		if _, dup := d.nested[key]; dup {
 			return d.fieldErr(v, "end_user_properties."+key, "given twice")
 		}
-		if v.kind == valueNull {
-			v.s = ""
-		}
-		return d.setProp(key, off, v.s)
+		return d.setProp(key, off, v.text())
 	}
 	if _, dup := d.rec.props[key]; dup {
 		return d.fieldErr(v, "end_user_properties."+key, "given twice")
@@ -172,9 +174,10 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	}
 	path := make([]string, p.n-3)
 	for i := range path {
-		path[i] = string(p.seg(i + 3))
+		path[i] = p.segString(i + 3)
 	}
-	if !root.insert(path, v) {
+	leaf := &formNode{leaf: v.text(), null: v.kind == valueNull, isLeaf: true}
+	if !root.insert(path, leaf) {
 		return d.fieldErr(v, "end_user_properties."+key, "conflicting nested keys")
 	}
 	return nil
@@ -191,54 +194,81 @@ func (d *decoder) finishNested() error {
 	return nil
 }
 
-// formValue returns the unescaped text of a value. Text without escapes is
-// returned as a slice of the body.
-func (d *decoder) formValue(raw string, off int) (string, error) {
-	plain := true
-	for i := 0; i < len(raw) && plain; i++ {
-		c := raw[i]
-		plain = c != '%' && c != '+' && c >= 0x20 && c != 0x7f
+// formValue returns the unescaped text of a value: raw itself when it has
+// no escapes, or else the unescaped bytes in scratch space, valid until the
+// next call.
+func (d *decoder) formValue(raw string, off int) (string, []byte, error) {
+	if plainForm(raw) {
+		return raw, nil, nil
 	}
-	if plain && utf8.ValidString(raw) {
-		return raw, nil
+	if cap(d.buf) < len(raw) { // unescaped text is never longer
+		d.buf = make([]byte, 0, max(len(raw), 64))
 	}
 	var err error
-	if d.buf, err = d.formUnescape(d.buf[:0], raw, off); err != nil {
-		return "", err
+	d.buf, err = d.formUnescape(d.buf[:0], raw, off)
+	return "", d.buf, err
+}
+
+// formPlain[c] reports whether byte c stands for itself in form data: it is
+// not "%", "+", a control character or a byte of a non-ASCII character.
+var formPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '%' && c != '+'
 	}
-	return string(d.buf), nil
+	return t
+}()
+
+func plainForm(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !formPlain[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // formUnescape appends the unescaped raw to b: "+" is a space and "%XX" a
 // byte. It refuses an invalid escape, a raw control character, and text
 // that is not UTF-8 once unescaped.
 func (d *decoder) formUnescape(b []byte, raw string, off int) ([]byte, error) {
-	n := len(b)
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
+	n, ascii := len(b), true
+	for i := 0; i < len(raw); {
+		j := i
+		for j < len(raw) && formPlain[raw[j]] {
+			j++
+		}
+		b = append(b, raw[i:j]...)
+		if j == len(raw) {
+			break
+		}
+		switch c := raw[j]; {
 		case c == '+':
 			b = append(b, ' ')
+			i = j + 1
 		case c == '%':
 			var hi, lo byte
-			ok := i+2 < len(raw)
+			ok := j+2 < len(raw)
 			if ok {
 				var ok2 bool
-				hi, ok = unhex(raw[i+1])
-				lo, ok2 = unhex(raw[i+2])
+				hi, ok = unhex(raw[j+1])
+				lo, ok2 = unhex(raw[j+2])
 				ok = ok && ok2
 			}
 			if !ok {
-				return b, d.errAt(off+i, "", "invalid %-escape in form data")
+				return b, d.errAt(off+j, "", "invalid %-escape in form data")
 			}
 			b = append(b, hi<<4|lo)
-			i += 2
+			ascii = ascii && hi < 8
+			i = j + 3
 		case c < 0x20 || c == 0x7f:
-			return b, d.errAt(off+i, "", "control character in form data")
+			return b, d.errAt(off+j, "", "control character in form data")
 		default:
 			b = append(b, c)
+			ascii = false
+			i = j + 1
 		}
 	}
-	if !utf8.Valid(b[n:]) {
+	if !ascii && !utf8.Valid(b[n:]) {
 		return b, d.errAt(off, "", "invalid UTF-8 in form data")
 	}
 	return b, nil
@@ -247,38 +277,40 @@ func (d *decoder) formUnescape(b []byte, raw string, off int) ([]byte, error) {
 // formNode is a nested end-user property of a form, such as the "tags" of
 // "response[end_user_properties][tags][]=a": a hash, an array or a value.
 type formNode struct {
-	keys  []string // a hash's keys, in order
-	kids  map[string]*formNode
-	items []*formNode // an array's items
-	leaf  *value      // a value
+	keys   []string // a hash's keys, in order
+	kids   map[string]*formNode
+	items  []*formNode // an array's items
+	leaf   string      // a value's text
+	null   bool        // a value is null
+	isLeaf bool
 }
 
 func (n *formNode) isHash() bool  { return n.kids != nil }
 func (n *formNode) isArray() bool { return n.items != nil }
-func (n *formNode) isEmpty() bool { return n.kids == nil && n.items == nil && n.leaf == nil }
+func (n *formNode) isEmpty() bool { return n.kids == nil && n.items == nil && !n.isLeaf }
 
-// insert adds v at path below n as Rack does: "" is an array's next item,
-// or, when more parts follow, the last item if it is a hash that lacks them.
-// It reports false when the path conflicts with what n holds.
-func (n *formNode) insert(path []string, v value) bool {
+// insert adds leaf at path below n as Rack does: "" is an array's next
+// item, or, when more parts follow, the last item if it is a hash that
+// lacks them. It reports false when the path conflicts with what n holds.
+func (n *formNode) insert(path []string, leaf *formNode) bool {
 	seg, rest := path[0], path[1:]
 	if seg == "" {
 		if !n.isEmpty() && !n.isArray() {
 			return false
 		}
 		if len(rest) == 0 {
-			n.items = append(n.items, &formNode{leaf: &v})
+			n.items = append(n.items, leaf)
 			return true
 		}
 		if rest[0] == "" {
 			return false // arrays of arrays: Rack refuses them too
 		}
 		if last := len(n.items) - 1; last >= 0 && n.items[last].isHash() && !n.items[last].has(rest) {
-			return n.items[last].insert(rest, v)
+			return n.items[last].insert(rest, leaf)
 		}
 		kid := &formNode{}
 		n.items = append(n.items, kid)
-		return kid.insert(rest, v)
+		return kid.insert(rest, leaf)
 	}
 	if !n.isEmpty() && !n.isHash() {
 		return false
@@ -287,18 +319,19 @@ func (n *formNode) insert(path []string, v value) bool {
 		n.kids = make(map[string]*formNode)
 	}
 	kid := n.kids[seg]
-	if kid == nil {
+	switch {
+	case kid != nil && (len(rest) == 0 || kid.isLeaf):
+		return false
+	case len(rest) == 0:
+		n.kids[seg] = leaf
+		n.keys = append(n.keys, seg)
+		return true
+	case kid == nil:
 		kid = &formNode{}
 		n.kids[seg] = kid
 		n.keys = append(n.keys, seg)
-	} else if len(rest) == 0 || kid.leaf != nil {
-		return false
 	}
-	if len(rest) == 0 {
-		kid.leaf = &v
-		return true
-	}
-	return kid.insert(rest, v)
+	return kid.insert(rest, leaf)
 }
 
 // has reports whether the hash n already holds path, as Rack's
@@ -323,10 +356,10 @@ func (n *formNode) has(path []string) bool {
 // appendJSON appends n as compact JSON, its values as strings.
 func (n *formNode) appendJSON(b []byte) []byte {
 	switch {
-	case n.leaf != nil && n.leaf.kind == valueNull:
+	case n.null:
 		return append(b, "null"...)
-	case n.leaf != nil:
-		return appendJSONString(b, n.leaf.s)
+	case n.isLeaf:
+		return appendJSONString(b, n.leaf)
 	case n.isArray():
 		b = append(b, '[')
 		for i, item := range n.items {

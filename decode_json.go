@@ -244,9 +244,11 @@ func (d *decoder) skipComposite() error {
 }
 
 func (d *decoder) skipSpace() {
-	for d.i < len(d.s) && isSpace(d.s[d.i]) {
-		d.i++
+	i, s := d.i, d.s
+	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
+		i++
 	}
+	d.i = i
 }
 
 // literal steps over lit if it is at d.i.
@@ -301,8 +303,13 @@ func (d *decoder) number() (string, error) {
 func (d *decoder) str() (string, error) {
 	start := d.i + 1
 	for i := start; i < len(d.s); {
-		c := d.s[i]
-		switch {
+		for i < len(d.s) && jsonPlain[d.s[i]] {
+			i++
+		}
+		if i == len(d.s) {
+			break
+		}
+		switch c := d.s[i]; {
 		case c == '"':
 			d.i = i + 1
 			return d.s[start:i], nil
@@ -310,8 +317,6 @@ func (d *decoder) str() (string, error) {
 			return d.unescape(start, i)
 		case c < 0x20:
 			return "", d.errAt(i, "", "control character in a string")
-		case c < utf8.RuneSelf:
-			i++
 		default:
 			r, n := utf8.DecodeRuneInString(d.s[i:])
 			if r == utf8.RuneError && n == 1 {
@@ -322,6 +327,16 @@ func (d *decoder) str() (string, error) {
 	}
 	return "", d.errAt(len(d.s), "", "unterminated string")
 }
+
+// jsonPlain[c] reports whether byte c stands for itself in a JSON string:
+// it is not '"', '\\', a control character or a byte of a non-ASCII
+// character.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // unescape finishes reading a string that has an escape at i.
 func (d *decoder) unescape(start, i int) (string, error) {

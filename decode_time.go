@@ -17,7 +17,7 @@ import (
 // is "Z", "UTC" or an offset with or without a colon, with or without a
 // space before it. A time without a zone is refused: its offset would be a
 // guess. The result keeps the offset as sent.
-func parseTime(s string) (time.Time, bool) {
+func parseTime[T text](s T) (time.Time, bool) {
 	if len(s) < len("2006-01-02 15:04:05Z") {
 		return time.Time{}, false
 	}
@@ -61,22 +61,24 @@ func parseTime(s string) (time.Time, bool) {
 
 // parseZone parses what follows the clock: "Z", "UTC", "-07:00" or "-0700",
 // with or without a space before it.
-func parseZone(z string) (*time.Location, bool) {
+func parseZone[T text](z T) (*time.Location, bool) {
 	if len(z) > 0 && z[0] == ' ' {
 		z = z[1:]
 	}
-	switch z {
-	case "Z", "UTC":
+	if string(z) == "Z" || string(z) == "UTC" {
 		return time.UTC, true
 	}
+	mm := z[min(3, len(z)):]
 	if len(z) == 6 && z[3] == ':' {
-		z = z[:3] + z[4:]
+		mm = z[4:]
+	} else if len(z) != 5 {
+		return nil, false
 	}
-	if len(z) != 5 || z[0] != '+' && z[0] != '-' {
+	if z[0] != '+' && z[0] != '-' {
 		return nil, false
 	}
 	h, ok1 := atoi(z[1:3])
-	m, ok2 := atoi(z[3:5])
+	m, ok2 := atoi(mm)
 	if !ok1 || !ok2 || h > 23 || m > 59 {
 		return nil, false
 	}
@@ -106,8 +108,11 @@ func zoneAt(minutes int) *time.Location {
 	return loc
 }
 
+// text is what the decoder reads: the body, or unescaped scratch space.
+type text interface{ ~string | ~[]byte }
+
 // atoi parses a string of ASCII digits.
-func atoi(s string) (int, bool) {
+func atoi[T text](s T) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

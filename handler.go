@@ -284,8 +284,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		})
 		defer stop()
 	}
-	// Content-Length sizes the buffer, up to a cap: a sender may claim a
-	// megabyte and send nothing.
+	// The buffer starts at Content-Length, up to 64 KiB: a sender may claim
+	// a megabyte and send nothing. Past that it grows to Content-Length at
+	// once, or doubles when there is none.
 	size := int64(512)
 	if r.ContentLength >= 0 {
 		size = min(r.ContentLength+1, 64<<10) // +1: room to see the end
@@ -294,7 +295,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	lr := io.LimitedReader{R: r.Body, N: limit + 1}
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			grow := 2 * int64(cap(b))
+			if r.ContentLength >= int64(cap(b)) {
+				grow = r.ContentLength + 1
+			}
+			b = append(make([]byte, 0, min(grow, limit+1)), b...)
 		}
 		n, err := lr.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
