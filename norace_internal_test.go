@@ -1,0 +1,5 @@
+//go:build !race
+
+package wootric
+
+const raceEnabled = false

@@ -1,0 +1,29 @@
+package wootric
+
+import (
+	"os"
+	"testing"
+)
+
+// TestKeyringVerifyDoesNotAllocate checks what the README claims: a
+// Handler's pooled MACs verify a delivery without allocating.
+func TestKeyringVerifyDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race, sync.Pool drops items on purpose; run without -race")
+	}
+	body, err := os.ReadFile("testdata/doc-response-created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeyring([]string{"old", "new"})
+	sig := Sign("new", body)
+	k.verify(body, sig) // fill the pools
+	allocs := testing.AllocsPerRun(100, func() {
+		if i, err := k.verify(body, sig); err != nil || i != 1 {
+			t.Fatalf("verify() = %d, %v", i, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("verify() allocates %v times, want 0", allocs)
+	}
+}
