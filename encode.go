@@ -1,0 +1,290 @@
+package wootric
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Format is the encoding of a delivery's body, which a Wootric account
+// chooses when it sets up its webhook.
+type Format int
+
+const (
+	// JSON is ActiveSupport's JSON encoding.
+	JSON Format = iota + 1
+	// Form is Rails' URL encoding of nested parameters (Hash#to_query).
+	Form
+)
+
+// ContentType returns the Content-Type a sender gives a body of format f.
+func (f Format) ContentType() string {
+	if f == Form {
+		return "application/x-www-form-urlencoded"
+	}
+	return "application/json"
+}
+
+func (f Format) String() string {
+	switch f {
+	case JSON:
+		return "json"
+	case Form:
+		return "form"
+	}
+	return "Format(" + strconv.Itoa(int(f)) + ")"
+}
+
+// ErrInvalidEvent means that Encode was given an event it cannot encode as
+// a body that Decode would turn back into the same event.
+var ErrInvalidEvent = errors.New("wootric: invalid event")
+
+// Encode returns the body Wootric would send for e, the inverse of [Decode].
+//
+// As JSON it is ActiveSupport's encoding: the object first, its fields in
+// the documentation's order, times with milliseconds and the event's offset
+// ("2016-08-04T13:57:26.558-07:00"), "<", ">" and "&" escaped as ActiveSupport
+// escapes them. As a form it is Rails' to_query: pairs sorted, brackets and
+// other reserved characters escaped, "+" for spaces, times as Ruby prints
+// them ("2016-08-04 13:57:26 -0700", whole seconds). In both, an empty
+// string and a zero time are sent as null, and end-user properties as
+// strings, in key order.
+//
+// Decode(Encode(e)) equals e, but for Raw, and for times below the
+// millisecond in JSON and below the second in a form. Encode refuses, with
+// an error wrapping [ErrInvalidEvent], an event with neither or both of
+// Response and Decline, an empty Name, a Type other than the object's name,
+// a dot and Name, text that is not valid UTF-8, a time outside the years 0
+// to 9999 or whose offset is not in whole minutes, and, in a form, a
+// property name that is empty or holds a bracket, which no form can carry.
+func Encode(e *Event, f Format) ([]byte, error) {
+	if err := checkEvent(e, f); err != nil {
+		return nil, err
+	}
+	switch f {
+	case JSON:
+		return encodeJSON(e), nil
+	case Form:
+		return encodeForm(e), nil
+	}
+	return nil, fmt.Errorf("%w: unknown format %d", ErrInvalidEvent, int(f))
+}
+
+// object is the response or decline of an event, as Encode sees it.
+type object struct {
+	kind                    objectKind
+	id, endUserID, surveyID int64
+	score                   int
+	email, externalID, text string
+	ip, origin              string
+	props                   map[string]string
+	createdAt, updatedAt    time.Time
+	excluded                bool
+}
+
+func objectOf(e *Event) object {
+	if r := e.Response; r != nil {
+		return object{kind: responseObject, id: r.ID, endUserID: r.EndUserID, surveyID: r.SurveyID,
+			score: r.Score, email: r.Email, externalID: r.ExternalID, text: r.Text, ip: r.IPAddress,
+			origin: r.OriginURL, props: r.EndUserProperties, createdAt: r.CreatedAt, updatedAt: r.UpdatedAt,
+			excluded: r.ExcludedFromCalculations}
+	}
+	d := e.Decline
+	return object{kind: declineObject, id: d.ID, endUserID: d.EndUserID, surveyID: d.SurveyID,
+		email: d.Email, externalID: d.ExternalID, ip: d.IPAddress, origin: d.OriginURL,
+		props: d.EndUserProperties, createdAt: d.CreatedAt, updatedAt: d.UpdatedAt}
+}
+
+func checkEvent(e *Event, f Format) error {
+	switch {
+	case e == nil:
+		return fmt.Errorf("%w: nil", ErrInvalidEvent)
+	case (e.Response == nil) == (e.Decline == nil):
+		return fmt.Errorf("%w: want exactly one of Response and Decline", ErrInvalidEvent)
+	case e.Name == "":
+		return fmt.Errorf("%w: empty Name", ErrInvalidEvent)
+	}
+	o := objectOf(e)
+	if e.Type != "" && e.Type != eventType(o.kind, e.Name) {
+		return fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, o.kind, e.Name)
+	}
+	texts := []string{e.Name, e.AccountToken, string(e.SurveyMode), o.email, o.externalID, o.text, o.ip, o.origin}
+	for k, v := range o.props {
+		texts = append(texts, k, v)
+		if f == Form && (k == "" || strings.ContainsAny(k, "[]")) {
+			return fmt.Errorf("%w: a form cannot carry an end-user property named %q", ErrInvalidEvent, k)
+		}
+	}
+	for _, s := range texts {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("%w: text that is not UTF-8", ErrInvalidEvent)
+		}
+	}
+	for _, t := range []time.Time{e.Timestamp, o.createdAt, o.updatedAt} {
+		if _, off := t.Zone(); !t.IsZero() && (t.Year() < 0 || t.Year() > 9999 || off%60 != 0 || off <= -24*3600 || off >= 24*3600) {
+			return fmt.Errorf("%w: a time outside years 0 to 9999 or with an offset not in whole minutes under 24 hours", ErrInvalidEvent)
+		}
+	}
+	return nil
+}
+
+func encodeJSON(e *Event) []byte {
+	o := objectOf(e)
+	b := make([]byte, 0, 640)
+	b = append(b, `{"`...)
+	b = append(b, o.kind.String()...)
+	b = append(b, `":{"id":`...)
+	b = strconv.AppendInt(b, o.id, 10)
+	b = jsonField(b, "email", o.email)
+	b = jsonField(b, "external_id", o.externalID)
+	if o.kind == responseObject {
+		b = append(b, `,"score":`...)
+		b = strconv.AppendInt(b, int64(o.score), 10)
+		b = jsonField(b, "text", o.text)
+	}
+	b = jsonField(b, "ip_address", o.ip)
+	b = jsonField(b, "origin_url", o.origin)
+	b = append(b, `,"end_user_id":`...)
+	b = strconv.AppendInt(b, o.endUserID, 10)
+	b = append(b, `,"end_user_properties":{`...)
+	for i, k := range sortedKeys(o.props) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendActiveSupportString(b, k)
+		b = append(b, ':')
+		b = appendActiveSupportString(b, o.props[k])
+	}
+	b = append(b, `},"survey_id":`...)
+	b = strconv.AppendInt(b, o.surveyID, 10)
+	b = jsonTime(b, "created_at", o.createdAt)
+	b = jsonTime(b, "updated_at", o.updatedAt)
+	if o.kind == responseObject {
+		b = append(b, `,"excluded_from_calculations":`...)
+		b = strconv.AppendBool(b, o.excluded)
+	}
+	b = append(b, `},"event_name":`...)
+	b = appendActiveSupportString(b, e.Name)
+	b = jsonTime(b, "timestamp", e.Timestamp)
+	b = jsonField(b, "account_token", e.AccountToken)
+	b = jsonField(b, "survey_mode", string(e.SurveyMode))
+	return append(b, '}')
+}
+
+// jsonField appends ,"name":"s", or null for "".
+func jsonField(b []byte, name, s string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendActiveSupportString(b, s)
+}
+
+// jsonTime appends ,"name":"2016-08-04T13:57:26.558-07:00", or null for the
+// zero time.
+func jsonTime(b []byte, name string, t time.Time) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	return append(b, '"')
+}
+
+// appendActiveSupportString appends s as ActiveSupport's JSON encoder
+// writes it: JSON's escapes, and \u escapes for <, >, &, U+2028 and U+2029.
+func appendActiveSupportString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, `\n`...)
+		case r == '\r':
+			b = append(b, `\r`...)
+		case r == '\t':
+			b = append(b, `\t`...)
+		case r == '\b':
+			b = append(b, `\b`...)
+		case r == '\f':
+			b = append(b, `\f`...)
+		case r < 0x20, r == '<', r == '>', r == '&', r == '\u2028', r == '\u2029':
+			b = append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+func encodeForm(e *Event) []byte {
+	o := objectOf(e)
+	name := o.kind.String()
+	var pairs []string
+	add := func(key, value string) {
+		pairs = append(pairs, cgiEscape(key)+"="+cgiEscape(value))
+	}
+	field := func(f, value string) { add(name+"["+f+"]", value) }
+	field("id", strconv.FormatInt(o.id, 10))
+	field("email", o.email)
+	field("external_id", o.externalID)
+	if o.kind == responseObject {
+		field("score", strconv.Itoa(o.score))
+		field("text", o.text)
+		field("excluded_from_calculations", strconv.FormatBool(o.excluded))
+	}
+	field("ip_address", o.ip)
+	field("origin_url", o.origin)
+	field("end_user_id", strconv.FormatInt(o.endUserID, 10))
+	for k, v := range o.props {
+		field("end_user_properties]["+k, v)
+	}
+	field("survey_id", strconv.FormatInt(o.surveyID, 10))
+	field("created_at", rubyTime(o.createdAt))
+	field("updated_at", rubyTime(o.updatedAt))
+	add("event_name", e.Name)
+	add("timestamp", rubyTime(e.Timestamp))
+	add("account_token", e.AccountToken)
+	add("survey_mode", string(e.SurveyMode))
+	sort.Strings(pairs) // as to_query does
+	return []byte(strings.Join(pairs, "&"))
+}
+
+// rubyTime formats t as Ruby's Time#to_s: "2016-08-04 13:57:26 -0700", or
+// "... UTC" in UTC; "" for the zero time, which to_query sends as nil.
+func rubyTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if _, off := t.Zone(); off == 0 {
+		return t.Format("2006-01-02 15:04:05") + " UTC"
+	}
+	return t.Format("2006-01-02 15:04:05 -0700")
+}
+
+// cgiEscape escapes s as Ruby's CGI.escape does: all but letters, digits
+// and "_.-~" as %XX, and spaces as "+". So does url.QueryEscape.
+func cgiEscape(s string) string {
+	return url.QueryEscape(s)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
