@@ -1,0 +1,138 @@
+// Package wootrictest provides signed Wootric deliveries for testing a
+// receiver, as net/http/httptest provides requests and recorders.
+//
+// A test of a receiver, in five lines:
+//
+//	h := wootric.NewHandler(wootrictest.Secret) // or the receiver under test
+//	e, _ := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
+//	r, _ := wootrictest.NewRequest("/wootric", wootrictest.Secret, e, wootric.JSON)
+//	w := httptest.NewRecorder()
+//	h.ServeHTTP(w, r) // w.Code is 200 once every callback has run
+//
+// Its helpers return errors, or take a testing.TB and fail the test; none
+// panics on bad input.
+package wootrictest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wootric-go/wootric"
+)
+
+// Secret is a webhook secret for tests.
+const Secret = "wootrictest-secret"
+
+// NewRequest returns an incoming POST of e to target, as a server hands it
+// to a handler's ServeHTTP: e encoded in format by [wootric.Encode], with
+// its Content-Type and its X-Wootric-Signature under secret. target is a
+// path such as "/wootric", or an absolute URL. Unlike httptest.NewRequest,
+// it returns an error, which wraps wootric.ErrInvalidEvent for an event
+// that cannot be encoded, instead of panicking.
+func NewRequest(target, secret string, e *wootric.Event, format wootric.Format) (*http.Request, error) {
+	body, err := wootric.Encode(e, format)
+	if err != nil {
+		return nil, err
+	}
+	if target == "" || strings.ContainsAny(target, " \r\n") {
+		return nil, fmt.Errorf("wootrictest: invalid target %q", target)
+	}
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("POST " + target + " HTTP/1.1\r\nHost: example.com\r\n\r\n")))
+	if err != nil {
+		return nil, fmt.Errorf("wootrictest: invalid target %q: %w", target, err)
+	}
+	r.RemoteAddr = "192.0.2.1:1234" // as httptest.NewRequest sets it
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Type", format.ContentType())
+	r.Header.Set(wootric.SignatureHeader, wootric.Sign(secret, body))
+	return r, nil
+}
+
+// Deliver sends e, encoded in format and signed with secret, to h and
+// returns what h answered. It fails the test if e cannot be encoded.
+func Deliver(tb testing.TB, h http.Handler, secret string, e *wootric.Event, format wootric.Format) *httptest.ResponseRecorder {
+	tb.Helper()
+	r, err := NewRequest("/", secret, e, format)
+	if err != nil {
+		tb.Fatalf("wootrictest.Deliver: %v", err)
+		return nil
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// SampleEvent returns a new copy of a sample event of type t in survey
+// mode, built on the samples of Wootric's documentation: response 1128 with
+// a score in the mode's range, decline 19. Its times are fixed in 2016, so
+// a Handler with a ReplayWindow refuses it; set its Timestamp to test one.
+// t is ResponseCreated, ResponseUpdated or DeclineCreated, and mode NPS, CES
+// or CSAT; others are an error.
+func SampleEvent(t wootric.EventType, mode wootric.SurveyMode) (*wootric.Event, error) {
+	scores := map[wootric.SurveyMode][2]int{wootric.NPS: {7, 9}, wootric.CES: {5, 6}, wootric.CSAT: {3, 4}}
+	score, ok := scores[mode]
+	if !ok {
+		return nil, fmt.Errorf("wootrictest: unknown survey mode %q", mode)
+	}
+	pacific := time.FixedZone("", -7*3600)
+	at := func(h, m, s, ms int) time.Time {
+		return time.Date(2016, 8, 4, h, m, s, ms*int(time.Millisecond), pacific)
+	}
+	e := &wootric.Event{Type: t, AccountToken: "NPS-xxxxxxxx", SurveyMode: mode}
+	switch t {
+	case wootric.ResponseCreated, wootric.ResponseUpdated:
+		e.Name = string(t[len("response."):])
+		e.Timestamp = at(13, 57, 31, 329)
+		e.Response = &wootric.Response{
+			ID: 1128, Email: "nps@example.com", ExternalID: "123abc", Score: score[0],
+			IPAddress: "127.0.0.1", OriginURL: "https://wootric.com/", EndUserID: 30,
+			EndUserProperties: map[string]string{"pricing_plan": "Enterprise", "product_plan": "Web App"},
+			SurveyID:          1146, CreatedAt: at(13, 57, 26, 558), UpdatedAt: at(13, 57, 26, 558),
+		}
+		if t == wootric.ResponseUpdated {
+			e.Timestamp = at(14, 2, 11, 804)
+			e.Response.Score = score[1]
+			e.Response.Text = "Great support, but the export could be faster."
+			e.Response.UpdatedAt = at(14, 2, 10, 117)
+		}
+	case wootric.DeclineCreated:
+		e.Name = "created"
+		e.Timestamp = at(13, 58, 23, 309)
+		e.Decline = &wootric.Decline{
+			ID: 19, Email: "nps@example.com", ExternalID: "123abc",
+			IPAddress: "127.0.0.1", OriginURL: "https://wootric.com/", EndUserID: 31,
+			EndUserProperties: map[string]string{"pricing_plan": "Pro", "product_plan": "Web App"},
+			SurveyID:          1147, CreatedAt: at(13, 58, 21, 122), UpdatedAt: at(13, 58, 21, 122),
+		}
+	default:
+		return nil, fmt.Errorf("wootrictest: no sample of event type %q", t)
+	}
+	return e, nil
+}
+
+// EventTypes are the event types SampleEvent has samples of.
+var EventTypes = []wootric.EventType{wootric.ResponseCreated, wootric.ResponseUpdated, wootric.DeclineCreated}
+
+// SurveyModes are the survey modes SampleEvent has samples in.
+var SurveyModes = []wootric.SurveyMode{wootric.NPS, wootric.CES, wootric.CSAT}
+
+// SampleEvents returns new copies of every sample: each of EventTypes in
+// each of SurveyModes.
+func SampleEvents() []*wootric.Event {
+	var events []*wootric.Event
+	for _, t := range EventTypes {
+		for _, mode := range SurveyModes {
+			e, _ := SampleEvent(t, mode) // every pair has a sample
+			events = append(events, e)
+		}
+	}
+	return events
+}

@@ -1,0 +1,138 @@
+package wootrictest_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"runtime"
+	"testing"
+
+	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
+)
+
+func TestSampleEventsDecodeAsSent(t *testing.T) {
+	ranges := map[wootric.SurveyMode][2]int{wootric.NPS: {0, 10}, wootric.CES: {1, 7}, wootric.CSAT: {1, 5}}
+	events := wootrictest.SampleEvents()
+	if len(events) != 9 {
+		t.Fatalf("SampleEvents() has %d events, want 3 types in 3 modes", len(events))
+	}
+	for _, e := range events {
+		for _, f := range []wootric.Format{wootric.JSON, wootric.Form} {
+			body, err := wootric.Encode(e, f)
+			if err != nil {
+				t.Fatalf("Encode(%s %s, %v) = %v", e.Type, e.SurveyMode, f, err)
+			}
+			got, err := wootric.Decode(body, f.ContentType())
+			if err != nil || got.Type != e.Type || got.SurveyMode != e.SurveyMode {
+				t.Fatalf("Decode(Encode(%s %s, %v)) = %v, %v", e.Type, e.SurveyMode, f, got, err)
+			}
+		}
+		if r := e.Response; r != nil {
+			if lim := ranges[e.SurveyMode]; r.Score < lim[0] || r.Score > lim[1] {
+				t.Errorf("%s %s score %d outside %v", e.Type, e.SurveyMode, r.Score, lim)
+			}
+		}
+	}
+}
+
+func TestSampleEventIsAFreshCopy(t *testing.T) {
+	a, _ := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
+	a.Response.Score = 0
+	a.Response.EndUserProperties["pricing_plan"] = "changed"
+	b, _ := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
+	if b.Response.Score != 7 || b.Response.EndUserProperties["pricing_plan"] != "Enterprise" {
+		t.Errorf("SampleEvent() shares state between calls: %+v", b.Response)
+	}
+}
+
+func TestSampleEventRefusesUnknownInput(t *testing.T) {
+	for _, tc := range []struct {
+		t    wootric.EventType
+		mode wootric.SurveyMode
+	}{{"response.deleted", wootric.NPS}, {wootric.ResponseCreated, "eNPS"}, {"", ""}} {
+		if e, err := wootrictest.SampleEvent(tc.t, tc.mode); err == nil {
+			t.Errorf("SampleEvent(%q, %q) = %v, want an error", tc.t, tc.mode, e)
+		}
+	}
+}
+
+func TestNewRequest(t *testing.T) {
+	e, _ := wootrictest.SampleEvent(wootric.ResponseUpdated, wootric.CES)
+	for _, target := range []string{"/wootric", "/hooks/wootric?source=test", "http://receiver.example/wootric"} {
+		for _, f := range []wootric.Format{wootric.JSON, wootric.Form} {
+			r, err := wootrictest.NewRequest(target, "s", e, f)
+			if err != nil {
+				t.Fatalf("NewRequest(%q, %v) = %v", target, f, err)
+			}
+			body, _ := io.ReadAll(r.Body)
+			if r.Method != http.MethodPost || r.Header.Get("Content-Type") != f.ContentType() ||
+				wootric.Verify(body, r.Header.Get(wootric.SignatureHeader), "s") != nil || r.ContentLength != int64(len(body)) {
+				t.Errorf("NewRequest(%q, %v) = %+v, not a signed POST of the event", target, f, r)
+			}
+		}
+	}
+}
+
+func TestNewRequestReturnsErrorsInsteadOfPanicking(t *testing.T) {
+	good, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.NPS)
+	tests := []struct {
+		name   string
+		target string
+		e      *wootric.Event
+		isErr  error
+	}{
+		{"nil event", "/", nil, wootric.ErrInvalidEvent},
+		{"event without object", "/", &wootric.Event{Name: "created"}, wootric.ErrInvalidEvent},
+		{"empty target", "", good, nil},
+		{"target with a space", "/a b", good, nil},
+		{"target with a line break", "/a\r\nX-Evil: 1", good, nil},
+		{"malformed URL", "http://[::1", good, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := wootrictest.NewRequest(tc.target, "s", tc.e, wootric.JSON)
+			if err == nil || tc.isErr != nil && !errors.Is(err, tc.isErr) {
+				t.Errorf("NewRequest(%q) = %v, %v, want an error", tc.target, r, err)
+			}
+		})
+	}
+}
+
+func TestDeliver(t *testing.T) {
+	var got *wootric.Event
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.OnDeclineCreated(func(_ context.Context, e *wootric.Event) error { got = e; return nil })
+	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.CES)
+	w := wootrictest.Deliver(t, h, wootrictest.Secret, e, wootric.Form)
+	if w.Code != http.StatusOK || got == nil || got.Decline.ID != 19 {
+		t.Errorf("Deliver() answered %d, callback got %v", w.Code, got)
+	}
+}
+
+// failTB records a fatal failure, as testing.T would, without failing the
+// test that uses it.
+type failTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *failTB) Helper() {}
+func (f *failTB) Fatalf(format string, args ...any) {
+	f.failed = true
+	runtime.Goexit()
+}
+
+func TestDeliverFailsTheTestOnBadInput(t *testing.T) {
+	tb := &failTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wootrictest.Deliver(tb, wootric.NewHandler("s"), "s", nil, wootric.JSON)
+	}()
+	<-done
+	if !tb.failed {
+		t.Error("Deliver(nil event) did not fail the test")
+	}
+}
