@@ -19,8 +19,13 @@
 //	mux.Handle("POST /wootric", h)
 //
 // Each step is also a plain function that works alone: [Verify] checks a
-// signature, [Decode] turns a body into an [Event], and [Sign] computes the
-// header value, for tests and for senders.
+// signature, [Decode] turns a body into an [Event], [Sign] computes the
+// header value and [Encode] turns an Event back into a body, for tests and
+// for senders. Package wootrictest builds signed requests of sample events
+// for a receiver's tests.
+//
+// A Handler can also refuse stale deliveries (ReplayWindow), run each event
+// once (Dedup) and log why each delivery was refused (Logger).
 //
 // Every error the package returns wraps one of the sentinel errors ([ErrMissingSignature],
 // [ErrInvalidSignature], [ErrMalformedPayload], ...), so callers test them with

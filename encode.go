@@ -75,27 +75,17 @@ func Encode(e *Event, f Format) ([]byte, error) {
 	return nil, fmt.Errorf("%w: unknown format %d", ErrInvalidEvent, int(f))
 }
 
-// object is the response or decline of an event, as Encode sees it.
-type object struct {
-	kind                    objectKind
-	id, endUserID, surveyID int64
-	score                   int
-	email, externalID, text string
-	ip, origin              string
-	props                   map[string]string
-	createdAt, updatedAt    time.Time
-	excluded                bool
-}
-
-func objectOf(e *Event) object {
+// recordOf returns the response or decline of e, which must have one, as
+// the decoder's record of it.
+func recordOf(e *Event) (objectKind, record) {
 	if r := e.Response; r != nil {
-		return object{kind: responseObject, id: r.ID, endUserID: r.EndUserID, surveyID: r.SurveyID,
+		return responseObject, record{id: r.ID, endUserID: r.EndUserID, surveyID: r.SurveyID,
 			score: r.Score, email: r.Email, externalID: r.ExternalID, text: r.Text, ip: r.IPAddress,
 			origin: r.OriginURL, props: r.EndUserProperties, createdAt: r.CreatedAt, updatedAt: r.UpdatedAt,
 			excluded: r.ExcludedFromCalculations}
 	}
 	d := e.Decline
-	return object{kind: declineObject, id: d.ID, endUserID: d.EndUserID, surveyID: d.SurveyID,
+	return declineObject, record{id: d.ID, endUserID: d.EndUserID, surveyID: d.SurveyID,
 		email: d.Email, externalID: d.ExternalID, ip: d.IPAddress, origin: d.OriginURL,
 		props: d.EndUserProperties, createdAt: d.CreatedAt, updatedAt: d.UpdatedAt}
 }
@@ -109,9 +99,9 @@ func checkEvent(e *Event, f Format) error {
 	case e.Name == "":
 		return fmt.Errorf("%w: empty Name", ErrInvalidEvent)
 	}
-	o := objectOf(e)
-	if e.Type != "" && e.Type != eventType(o.kind, e.Name) {
-		return fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, o.kind, e.Name)
+	kind, o := recordOf(e)
+	if e.Type != "" && e.Type != eventType(kind, e.Name) {
+		return fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, kind, e.Name)
 	}
 	texts := []string{e.Name, e.AccountToken, string(e.SurveyMode), o.email, o.externalID, o.text, o.ip, o.origin}
 	for k, v := range o.props {
@@ -134,15 +124,15 @@ func checkEvent(e *Event, f Format) error {
 }
 
 func encodeJSON(e *Event) []byte {
-	o := objectOf(e)
+	kind, o := recordOf(e)
 	b := make([]byte, 0, 640)
 	b = append(b, `{"`...)
-	b = append(b, o.kind.String()...)
+	b = append(b, kind.String()...)
 	b = append(b, `":{"id":`...)
 	b = strconv.AppendInt(b, o.id, 10)
 	b = jsonField(b, "email", o.email)
 	b = jsonField(b, "external_id", o.externalID)
-	if o.kind == responseObject {
+	if kind == responseObject {
 		b = append(b, `,"score":`...)
 		b = strconv.AppendInt(b, int64(o.score), 10)
 		b = jsonField(b, "text", o.text)
@@ -164,7 +154,7 @@ func encodeJSON(e *Event) []byte {
 	b = strconv.AppendInt(b, o.surveyID, 10)
 	b = jsonTime(b, "created_at", o.createdAt)
 	b = jsonTime(b, "updated_at", o.updatedAt)
-	if o.kind == responseObject {
+	if kind == responseObject {
 		b = append(b, `,"excluded_from_calculations":`...)
 		b = strconv.AppendBool(b, o.excluded)
 	}
@@ -230,8 +220,8 @@ func appendActiveSupportString(b []byte, s string) []byte {
 }
 
 func encodeForm(e *Event) []byte {
-	o := objectOf(e)
-	name := o.kind.String()
+	kind, o := recordOf(e)
+	name := kind.String()
 	var pairs []string
 	add := func(key, value string) {
 		pairs = append(pairs, cgiEscape(key)+"="+cgiEscape(value))
@@ -240,7 +230,7 @@ func encodeForm(e *Event) []byte {
 	field("id", strconv.FormatInt(o.id, 10))
 	field("email", o.email)
 	field("external_id", o.externalID)
-	if o.kind == responseObject {
+	if kind == responseObject {
 		field("score", strconv.Itoa(o.score))
 		field("text", o.text)
 		field("excluded_from_calculations", strconv.FormatBool(o.excluded))
