@@ -33,7 +33,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // An event no callback is registered for is acknowledged with 200, so that
 // Wootric does not send it again. No callback runs for a request that is
 // refused, and the answer to a refused request is its status text, never
-// the reason, which goes to ErrorHandler.
+// the reason, which goes to ErrorHandler and Logger.
 //
 // Create a Handler with [NewHandler]; a zero Handler has no secret and
 // answers every POST with 500. Set its fields before it serves its first
@@ -88,9 +88,10 @@ type Handler struct {
 // Callback is a function a Handler runs for each delivery of the event type
 // it is registered for. ctx is the request's context, from which
 // [EventFromContext] also returns e. An error or a panic makes the Handler
-// answer 500, so that Wootric sends the delivery again. e and what it holds
-// must not be retained or modified after the callback returns, except by
-// copying.
+// answer 500, so that Wootric sends the delivery again. Later callbacks,
+// and next after Middleware, get the same e, so a callback that changes e
+// changes it for them. The Handler never reuses e or its Raw bytes, so a
+// callback may keep them.
 type Callback func(ctx context.Context, e *Event) error
 
 // NewHandler returns a Handler that accepts deliveries signed with any of
