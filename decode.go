@@ -2,6 +2,7 @@ package wootric
 
 import (
 	"math/bits"
+	"strings"
 	"time"
 )
 
@@ -154,8 +155,11 @@ type decoder struct {
 	s     string // the body
 	i     int    // the JSON reader's position in s
 	depth int    // the JSON reader's nesting depth
-	buf   []byte // scratch space for unescaping values
-	key   []byte // scratch space for unescaping form keys
+	// unescaped holds the text of every string that had escapes, one
+	// after another. Each such string is a slice of it, so that unescaping
+	// allocates once per body, not once per string, and only what the
+	// result holds. It never holds more bytes than the body.
+	unescaped strings.Builder
 
 	top       uint8
 	name      string
@@ -187,24 +191,13 @@ const (
 type value struct {
 	kind valueKind
 	s    string
-	// b holds a form value with escapes, unescaped in scratch space, in
-	// place of s: only a string field needs it as a string of its own.
-	b   []byte
-	off int // where the value began in the body
+	off  int // where the value began in the body
 }
 
 // isNull reports whether v means null: JSON null, a form key without "=",
 // or an empty form value, which is how Rails' to_query writes nil.
 func (v value) isNull() bool {
-	return v.kind == valueNull || v.kind == valueText && v.s == "" && len(v.b) == 0
-}
-
-// text returns v's text as a string.
-func (v value) text() string {
-	if v.b != nil {
-		return string(v.b)
-	}
-	return v.s
+	return v.kind == valueNull || v.kind == valueText && v.s == ""
 }
 
 func (d *decoder) errAt(off int, field, reason string) error {
@@ -400,7 +393,7 @@ func toString(v value) (string, string) {
 	case valueObject:
 		return "", "not a string"
 	}
-	return v.text(), ""
+	return v.s, ""
 }
 
 // toInt converts v to an integer. A null is 0, or refused if required.
@@ -410,8 +403,6 @@ func toInt(v value, required bool) (int64, string) {
 		return 0, "missing"
 	case v.isNull():
 		return 0, ""
-	case v.b != nil:
-		return parseInt(v.b)
 	case v.kind == valueNumber, v.kind == valueText:
 		return parseInt(v.s)
 	}
@@ -420,7 +411,7 @@ func toInt(v value, required bool) (int64, string) {
 
 // parseInt parses a decimal integer with an optional sign, as
 // strconv.ParseInt(s, 10, 64) does, and returns why it is refused, or "".
-func parseInt[T text](s T) (int64, string) {
+func parseInt(s string) (int64, string) {
 	i, neg := 0, false
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		i, neg = 1, s[0] == '-'
@@ -453,10 +444,10 @@ func toBool(v value) (bool, string) {
 		return false, ""
 	}
 	if v.kind == valueBool || v.kind == valueText {
-		switch t := v.s; {
-		case t == "true" || string(v.b) == "true":
+		switch v.s {
+		case "true":
 			return true, ""
-		case t == "false" || string(v.b) == "false":
+		case "false":
 			return false, ""
 		}
 	}
@@ -469,8 +460,6 @@ func toTime(v value) (time.Time, string) {
 	switch {
 	case v.isNull():
 		return time.Time{}, ""
-	case v.b != nil:
-		t, ok = parseTime(v.b)
 	case v.kind == valueString || v.kind == valueText:
 		t, ok = parseTime(v.s)
 	}

@@ -1,7 +1,6 @@
 package wootric
 
 import (
-	"bytes"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -12,7 +11,6 @@ import (
 // guesses: a key with unbalanced brackets, an invalid %-escape, a raw
 // control character or invalid UTF-8 is refused.
 func (d *decoder) decodeForm() error {
-	d.key = make([]byte, 0, 64)
 	for start := 0; start <= len(d.s); {
 		end := strings.IndexByte(d.s[start:], '&')
 		if end < 0 {
@@ -33,21 +31,12 @@ func (d *decoder) decodeForm() error {
 // keyPath is a form key split into its name and bracketed segments:
 // "a[b][]" is "a", "b", "".
 type keyPath struct {
-	key  []byte
-	src  string // the key as sent, if it had no escapes
+	key  string
 	n    int
 	segs [MaxDepth][2]int // the bounds of each part in key
 }
 
-func (p *keyPath) seg(i int) []byte { return p.key[p.segs[i][0]:p.segs[i][1]] }
-
-// segString returns part i as a string, a slice of the body where it can.
-func (p *keyPath) segString(i int) string {
-	if p.src != "" {
-		return p.src[p.segs[i][0]:p.segs[i][1]]
-	}
-	return string(p.seg(i))
-}
+func (p *keyPath) seg(i int) string { return p.key[p.segs[i][0]:p.segs[i][1]] }
 
 // formPair reads the pair in d.s[start:end].
 func (d *decoder) formPair(start, end int) error {
@@ -56,35 +45,31 @@ func (d *decoder) formPair(start, end int) error {
 	if eq := strings.IndexByte(pair, '='); eq >= 0 {
 		rawKey, rawVal, hasVal = pair[:eq], pair[eq+1:], true
 	}
-	var err error
-	p := keyPath{}
-	if plainForm(rawKey) {
-		d.key = append(d.key[:0], rawKey...)
-		p.src = rawKey
-	} else if d.key, err = d.formUnescape(d.key[:0], rawKey, start); err != nil {
+	key, err := d.formText(rawKey, start)
+	if err != nil {
 		return err
 	}
-	p.key = d.key
+	p := keyPath{key: key}
 	if reason := p.split(); reason != "" {
 		return d.errAt(start, "", reason)
 	}
 	v := value{kind: valueNull, off: start}
 	if hasVal {
 		v.kind, v.off = valueText, start+len(rawKey)+1
-		if v.s, v.b, err = d.formValue(rawVal, v.off); err != nil {
+		if v.s, err = d.formText(rawVal, v.off); err != nil {
 			return err
 		}
 	}
 
 	name := p.seg(0)
 	kind := noObject
-	switch string(name) {
+	switch name {
 	case "response":
 		kind = responseObject
 	case "decline":
 		kind = declineObject
 	default:
-		if bit := topBit(string(name)); bit != 0 && p.n > 1 {
+		if bit := topBit(name); bit != 0 && p.n > 1 {
 			return d.errAt(start, topNames[bits.TrailingZeros8(bit)], "not a single value")
 		} else if p.n == 1 {
 			return d.setTop(bit, v)
@@ -102,7 +87,7 @@ func (d *decoder) formPair(start, end int) error {
 	default:
 		return d.errAt(start, "", "both a response and a decline")
 	}
-	bit := fieldBit(kind, string(p.seg(1)))
+	bit := fieldBit(kind, p.seg(1))
 	switch {
 	case bit == fieldEndUserProperties && p.n > 2:
 		return d.formProp(&p, v, start)
@@ -123,20 +108,20 @@ func (d *decoder) formPair(start, end int) error {
 // "".
 func (p *keyPath) split() string {
 	k := p.key
-	i := bytes.IndexByte(k, '[')
+	i := strings.IndexByte(k, '[')
 	if i < 0 {
 		i = len(k)
 	}
 	if i == 0 {
 		return "form key without a name"
 	}
-	if bytes.IndexByte(k[:i], ']') >= 0 {
+	if strings.IndexByte(k[:i], ']') >= 0 {
 		return "form key with unbalanced brackets"
 	}
 	p.segs[0], p.n = [2]int{0, i}, 1
 	for i < len(k) {
-		j := bytes.IndexByte(k[i+1:], ']')
-		if k[i] != '[' || j < 0 || bytes.IndexByte(k[i+1:i+1+j], '[') >= 0 {
+		j := strings.IndexByte(k[i+1:], ']')
+		if k[i] != '[' || j < 0 || strings.IndexByte(k[i+1:i+1+j], '[') >= 0 {
 			return "form key with unbalanced brackets"
 		}
 		if p.n == MaxDepth {
@@ -154,12 +139,12 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	if len(p.seg(2)) == 0 {
 		return d.fieldErr(v, "end_user_properties", "not an object")
 	}
-	key := p.segString(2)
+	key := p.seg(2)
 	if p.n == 3 {
 		if _, dup := d.nested[key]; dup {
 			return d.fieldErr(v, "end_user_properties."+key, "given twice")
 		}
-		return d.setProp(key, off, v.text())
+		return d.setProp(key, off, v.s)
 	}
 	if _, dup := d.rec.props[key]; dup {
 		return d.fieldErr(v, "end_user_properties."+key, "given twice")
@@ -174,9 +159,9 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	}
 	path := make([]string, p.n-3)
 	for i := range path {
-		path[i] = p.segString(i + 3)
+		path[i] = p.seg(i + 3)
 	}
-	leaf := &formNode{leaf: v.text(), null: v.kind == valueNull, isLeaf: true}
+	leaf := &formNode{leaf: v.s, null: v.kind == valueNull, isLeaf: true}
 	if !root.insert(path, leaf) {
 		return d.fieldErr(v, "end_user_properties."+key, "conflicting nested keys")
 	}
@@ -194,19 +179,13 @@ func (d *decoder) finishNested() error {
 	return nil
 }
 
-// formValue returns the unescaped text of a value: raw itself when it has
-// no escapes, or else the unescaped bytes in scratch space, valid until the
-// next call.
-func (d *decoder) formValue(raw string, off int) (string, []byte, error) {
+// formText returns the unescaped text of a key or value: raw itself when
+// it has no escapes, or else its text in d.unescaped.
+func (d *decoder) formText(raw string, off int) (string, error) {
 	if plainForm(raw) {
-		return raw, nil, nil
+		return raw, nil
 	}
-	if cap(d.buf) < len(raw) { // unescaped text is never longer
-		d.buf = make([]byte, 0, max(len(raw), 64))
-	}
-	var err error
-	d.buf, err = d.formUnescape(d.buf[:0], raw, off)
-	return "", d.buf, err
+	return d.formUnescape(raw, off)
 }
 
 // formPlain[c] reports whether byte c stands for itself in form data: it is
@@ -227,23 +206,27 @@ func plainForm(s string) bool {
 	return true
 }
 
-// formUnescape appends the unescaped raw to b: "+" is a space and "%XX" a
-// byte. It refuses an invalid escape, a raw control character, and text
-// that is not UTF-8 once unescaped.
-func (d *decoder) formUnescape(b []byte, raw string, off int) ([]byte, error) {
-	n, ascii := len(b), true
+// formUnescape returns raw unescaped, "+" a space and "%XX" a byte, as a
+// slice of d.unescaped. It refuses an invalid escape, a raw control
+// character, and text that is not UTF-8 once unescaped.
+func (d *decoder) formUnescape(raw string, off int) (string, error) {
+	b := &d.unescaped
+	if b.Cap() == 0 {
+		b.Grow(len(d.s)) // unescaped text is never longer
+	}
+	start, ascii := b.Len(), true
 	for i := 0; i < len(raw); {
 		j := i
 		for j < len(raw) && formPlain[raw[j]] {
 			j++
 		}
-		b = append(b, raw[i:j]...)
+		b.WriteString(raw[i:j])
 		if j == len(raw) {
 			break
 		}
 		switch c := raw[j]; {
 		case c == '+':
-			b = append(b, ' ')
+			b.WriteByte(' ')
 			i = j + 1
 		case c == '%':
 			var hi, lo byte
@@ -255,23 +238,24 @@ func (d *decoder) formUnescape(b []byte, raw string, off int) ([]byte, error) {
 				ok = ok && ok2
 			}
 			if !ok {
-				return b, d.errAt(off+j, "", "invalid %-escape in form data")
+				return "", d.errAt(off+j, "", "invalid %-escape in form data")
 			}
-			b = append(b, hi<<4|lo)
+			b.WriteByte(hi<<4 | lo)
 			ascii = ascii && hi < 8
 			i = j + 3
 		case c < 0x20 || c == 0x7f:
-			return b, d.errAt(off+j, "", "control character in form data")
+			return "", d.errAt(off+j, "", "control character in form data")
 		default:
-			b = append(b, c)
+			b.WriteByte(c)
 			ascii = false
 			i = j + 1
 		}
 	}
-	if !ascii && !utf8.Valid(b[n:]) {
-		return b, d.errAt(off, "", "invalid UTF-8 in form data")
+	text := b.String()[start:]
+	if !ascii && !utf8.ValidString(text) {
+		return "", d.errAt(off, "", "invalid UTF-8 in form data")
 	}
-	return b, nil
+	return text, nil
 }
 
 // formNode is a nested end-user property of a form, such as the "tags" of

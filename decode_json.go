@@ -338,16 +338,21 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
-// unescape finishes reading a string that has an escape at i.
+// unescape finishes reading a string that has an escape at i. The string
+// is a slice of d.unescaped.
 func (d *decoder) unescape(start, i int) (string, error) {
-	b := append(d.buf[:0], d.s[start:i]...)
+	b := &d.unescaped
+	if b.Cap() == 0 {
+		b.Grow(len(d.s)) // unescaped text is never longer
+	}
+	first := b.Len()
+	b.WriteString(d.s[start:i])
 	for i < len(d.s) {
 		c := d.s[i]
 		switch {
 		case c == '"':
 			d.i = i + 1
-			d.buf = b
-			return string(b), nil
+			return b.String()[first:], nil
 		case c < 0x20:
 			return "", d.errAt(i, "", "control character in a string")
 		case c == '\\':
@@ -357,17 +362,17 @@ func (d *decoder) unescape(start, i int) (string, error) {
 			i += 2
 			switch e := d.s[i-1]; e {
 			case '"', '\\', '/':
-				b = append(b, e)
+				b.WriteByte(e)
 			case 'b':
-				b = append(b, '\b')
+				b.WriteByte('\b')
 			case 'f':
-				b = append(b, '\f')
+				b.WriteByte('\f')
 			case 'n':
-				b = append(b, '\n')
+				b.WriteByte('\n')
 			case 'r':
-				b = append(b, '\r')
+				b.WriteByte('\r')
 			case 't':
-				b = append(b, '\t')
+				b.WriteByte('\t')
 			case 'u':
 				r, ok := d.hex4(i)
 				if !ok {
@@ -385,19 +390,19 @@ func (d *decoder) unescape(start, i int) (string, error) {
 					}
 					i += 6
 				}
-				b = utf8.AppendRune(b, r)
+				b.WriteRune(r)
 			default:
 				return "", d.errAt(i-2, "", "invalid escape")
 			}
 		case c < utf8.RuneSelf:
-			b = append(b, c)
+			b.WriteByte(c)
 			i++
 		default:
 			r, n := utf8.DecodeRuneInString(d.s[i:])
 			if r == utf8.RuneError && n == 1 {
 				return "", d.errAt(i, "", "invalid UTF-8 in a string")
 			}
-			b = append(b, d.s[i:i+n]...)
+			b.WriteString(d.s[i : i+n])
 			i += n
 		}
 	}

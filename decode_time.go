@@ -17,7 +17,7 @@ import (
 // is "Z", "UTC" or an offset with or without a colon, with or without a
 // space before it. A time without a zone is refused: its offset would be a
 // guess. The result keeps the offset as sent.
-func parseTime[T text](s T) (time.Time, bool) {
+func parseTime(s string) (time.Time, bool) {
 	if len(s) < len("2006-01-02 15:04:05Z") {
 		return time.Time{}, false
 	}
@@ -61,11 +61,11 @@ func parseTime[T text](s T) (time.Time, bool) {
 
 // parseZone parses what follows the clock: "Z", "UTC", "-07:00" or "-0700",
 // with or without a space before it.
-func parseZone[T text](z T) (*time.Location, bool) {
+func parseZone(z string) (*time.Location, bool) {
 	if len(z) > 0 && z[0] == ' ' {
 		z = z[1:]
 	}
-	if string(z) == "Z" || string(z) == "UTC" {
+	if z == "Z" || z == "UTC" {
 		return time.UTC, true
 	}
 	mm := z[min(3, len(z)):]
@@ -108,11 +108,8 @@ func zoneAt(minutes int) *time.Location {
 	return loc
 }
 
-// text is what the decoder reads: the body, or unescaped scratch space.
-type text interface{ ~string | ~[]byte }
-
 // atoi parses a string of ASCII digits.
-func atoi[T text](s T) (int, bool) {
+func atoi(s string) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
