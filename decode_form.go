@@ -214,43 +214,59 @@ func (d *decoder) formUnescape(raw string, off int) (string, error) {
 	if b.Cap() == 0 {
 		b.Grow(len(d.s)) // unescaped text is never longer
 	}
-	start, ascii := b.Len(), true
+	// The text goes through a chunk on the stack, so that the builder takes
+	// a write per chunk, not per escape.
+	var chunk [64]byte
+	n, start, ascii := 0, b.Len(), true
 	for i := 0; i < len(raw); {
 		j := i
 		for j < len(raw) && formPlain[raw[j]] {
 			j++
 		}
-		b.WriteString(raw[i:j])
-		if j == len(raw) {
+		for i < j {
+			if n == len(chunk) {
+				b.Write(chunk[:])
+				n = 0
+			}
+			k := copy(chunk[n:], raw[i:j])
+			n, i = n+k, i+k
+		}
+		if i == len(raw) {
 			break
 		}
-		switch c := raw[j]; {
+		if n == len(chunk) {
+			b.Write(chunk[:])
+			n = 0
+		}
+		switch c := raw[i]; {
 		case c == '+':
-			b.WriteByte(' ')
-			i = j + 1
+			chunk[n] = ' '
+			i++
 		case c == '%':
 			var hi, lo byte
-			ok := j+2 < len(raw)
+			ok := i+2 < len(raw)
 			if ok {
 				var ok2 bool
-				hi, ok = unhex(raw[j+1])
-				lo, ok2 = unhex(raw[j+2])
+				hi, ok = unhex(raw[i+1])
+				lo, ok2 = unhex(raw[i+2])
 				ok = ok && ok2
 			}
 			if !ok {
-				return "", d.errAt(off+j, "", "invalid %-escape in form data")
+				return "", d.errAt(off+i, "", "invalid %-escape in form data")
 			}
-			b.WriteByte(hi<<4 | lo)
+			chunk[n] = hi<<4 | lo
 			ascii = ascii && hi < 8
-			i = j + 3
+			i += 3
 		case c < 0x20 || c == 0x7f:
-			return "", d.errAt(off+j, "", "control character in form data")
+			return "", d.errAt(off+i, "", "control character in form data")
 		default:
-			b.WriteByte(c)
+			chunk[n] = c
 			ascii = false
-			i = j + 1
+			i++
 		}
+		n++
 	}
+	b.Write(chunk[:n])
 	text := b.String()[start:]
 	if !ascii && !utf8.ValidString(text) {
 		return "", d.errAt(off, "", "invalid UTF-8 in form data")
