@@ -1,7 +1,6 @@
 package wootric
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -30,6 +29,7 @@ func (f Format) ContentType() string {
 	return "application/json"
 }
 
+// String returns "json" or "form".
 func (f Format) String() string {
 	switch f {
 	case JSON:
@@ -39,10 +39,6 @@ func (f Format) String() string {
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
-
-// ErrInvalidEvent means that Encode was given an event it cannot encode as
-// a body that Decode would turn back into the same event.
-var ErrInvalidEvent = errors.New("wootric: invalid event")
 
 // Encode returns the body Wootric would send for e, the inverse of [Decode].
 //

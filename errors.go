@@ -51,6 +51,10 @@ var (
 	// error is a *CallbackError. A Handler answers 500, so that the sender
 	// retries.
 	ErrCallback = errors.New("wootric: callback failed")
+
+	// ErrInvalidEvent means that Encode was given an event it cannot encode
+	// as a body that Decode would turn back into the same event.
+	ErrInvalidEvent = errors.New("wootric: invalid event")
 )
 
 // PayloadError describes why a body is malformed. It wraps
@@ -66,6 +70,8 @@ type PayloadError struct {
 	Reason string
 }
 
+// Error returns "wootric: malformed payload", the field, the offset and the
+// reason.
 func (e *PayloadError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("wootric: malformed payload at byte %d: %s", e.Offset, e.Reason)
@@ -91,6 +97,7 @@ type CallbackError struct {
 	stack []byte // where it panicked
 }
 
+// Error names the event's type and id, and quotes the callback's error.
 func (e *CallbackError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("wootric: %s callback for id %d panicked", e.Type, e.ID)
