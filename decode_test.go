@@ -636,3 +636,60 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestFormPropertiesAsRackParsesThem asks Rack itself, when Ruby is
+// installed, how it parses nested end-user properties, and checks that
+// Decode reads the same values (objects and arrays as compact JSON).
+func TestFormPropertiesAsRackParsesThem(t *testing.T) {
+	ruby, err := exec.LookPath("ruby")
+	if err != nil {
+		t.Skip("ruby is not installed (apt-get install ruby ruby-rack); TestDecodeEndUserProperties covers the same rules")
+	}
+	const p = "response[end_user_properties]"
+	bodies := []string{
+		p + "[plan]=Pro&" + p + "[seats]=10",
+		p + "[tags][]=a&" + p + "[tags][]=b+c&" + p + "[tags][]=%22q%22",
+		p + "[l][][a]=1&" + p + "[l][][b]=2&" + p + "[l][][a]=3",
+		p + "[l][][a]=1&" + p + "[l][][b][c]=2&" + p + "[l][][b][c]=3",
+		p + "[h][k][j]=1&" + p + "[h][k][i]=2&" + p + "[h][m]=x",
+		p + "[n]&" + p + "[e]=&" + p + "[h][n]",
+		"response%5Bend_user_properties%5D%5BPlan+name%5D=Gold+%5Bbeta%5D&" + p + "[caf%C3%A9]=%E2%9C%93",
+		p + "[x][]=1&" + p + "[x][]&" + p + "[y][][z]",
+	}
+	script := `require "rack"; require "json"
+STDIN.each_line do |l|
+  h = Rack::Utils.parse_nested_query(l.chomp).dig("response", "end_user_properties") || {}
+  puts JSON.generate(h.transform_values { |v| v.is_a?(String) || v.nil? ? v.to_s : JSON.generate(v) })
+end`
+	cmd := exec.Command(ruby, "-e", script)
+	cmd.Stdin = strings.NewReader(strings.Join(bodies, "\n") + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("ruby could not load Rack (apt-get install ruby-rack): %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(bodies) {
+		t.Fatalf("ruby printed %d lines for %d bodies:\n%s", len(lines), len(bodies), out)
+	}
+	for i, body := range bodies {
+		var rack map[string]string
+		if err := json.Unmarshal([]byte(lines[i]), &rack); err != nil {
+			t.Fatalf("ruby printed %q: %v", lines[i], err)
+		}
+		e, err := wootric.Decode([]byte("event_name=created&response[id]=1&response[score]=9&"+body), "")
+		if err != nil {
+			t.Errorf("Decode(%q) = %v; Rack reads %v", body, err, rack)
+			continue
+		}
+		got := e.Response.EndUserProperties
+		if len(got) != len(rack) {
+			t.Errorf("Decode(%q) properties = %q, Rack reads %q", body, got, rack)
+			continue
+		}
+		for k, v := range rack {
+			if got[k] != v {
+				t.Errorf("Decode(%q) properties[%q] = %q, Rack reads %q", body, k, got[k], v)
+			}
+		}
+	}
+}
