@@ -63,14 +63,7 @@ type Deduplicator interface {
 // "response.updated/1128/2016-08-04T20:57:26.558Z". An update of a response
 // changes updated_at, so it is a new event; a resend of one is not.
 func DedupKey(e *Event) string {
-	var id int64
-	var updated time.Time
-	switch {
-	case e.Response != nil:
-		id, updated = e.Response.ID, e.Response.UpdatedAt
-	case e.Decline != nil:
-		id, updated = e.Decline.ID, e.Decline.UpdatedAt
-	}
+	id, updated := e.object()
 	b := make([]byte, 0, 64)
 	b = append(b, e.Type...)
 	b = append(b, '/')

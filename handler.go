@@ -175,23 +175,22 @@ type delivery struct {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	d := delivery{size: r.ContentLength, secret: -1}
 	err := h.receive(w, r, &d)
+	ctx := r.Context()
 	if err == nil {
-		ctx := context.WithValue(r.Context(), eventKey{}, d.event)
+		ctx = context.WithValue(ctx, eventKey{}, d.event)
 		err = h.process(ctx, &d)
-		if err == nil && !d.dup && next != nil {
-			h.log(r, &d, nil)
-			r = r.WithContext(ctx)
-			r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
-			next.ServeHTTP(w, r)
-			return
-		}
 	}
 	h.log(r, &d, err)
-	if err != nil {
+	switch {
+	case err != nil:
 		h.fail(w, r, err)
-		return
+	case d.dup || next == nil:
+		w.WriteHeader(http.StatusOK)
+	default:
+		r = r.WithContext(ctx)
+		r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
+		next.ServeHTTP(w, r)
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // receive reads, verifies and decodes the delivery in r, and checks its
@@ -341,23 +340,15 @@ func run(ctx context.Context, fn Callback, e *Event) (err error) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			err = &CallbackError{Type: e.Type, ID: objectID(e), Panic: v, stack: debug.Stack()}
+			id, _ := e.object()
+			err = &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
 		}
 	}()
 	if err := fn(ctx, e); err != nil {
-		return &CallbackError{Type: e.Type, ID: objectID(e), Err: err}
+		id, _ := e.object()
+		return &CallbackError{Type: e.Type, ID: id, Err: err}
 	}
 	return nil
-}
-
-func objectID(e *Event) int64 {
-	switch {
-	case e.Response != nil:
-		return e.Response.ID
-	case e.Decline != nil:
-		return e.Decline.ID
-	}
-	return 0
 }
 
 // log records how a delivery ended; err is nil for one processed.
@@ -365,8 +356,9 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 	if h.Logger == nil {
 		return
 	}
+	status := StatusCode(err)
 	level, msg := slog.LevelDebug, "wootric: delivery processed"
-	switch status := StatusCode(err); {
+	switch {
 	case d.dup:
 		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
 	case errors.Is(err, ErrCallback):
@@ -382,14 +374,15 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 	}
 	attrs := make([]slog.Attr, 0, 9)
 	if err != nil {
-		attrs = append(attrs, slog.String("reason", err.Error()), slog.Int("status", StatusCode(err)))
+		attrs = append(attrs, slog.String("reason", err.Error()), slog.Int("status", status))
 	}
 	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.Int64("content_length", d.size))
 	if d.secret >= 0 {
 		attrs = append(attrs, slog.Int("secret_index", d.secret))
 	}
 	if e := d.event; e != nil {
-		attrs = append(attrs, slog.String("event_type", string(e.Type)), slog.Int64("object_id", objectID(e)))
+		id, _ := e.object()
+		attrs = append(attrs, slog.String("event_type", string(e.Type)), slog.Int64("object_id", id))
 	}
 	var ce *CallbackError
 	if errors.As(err, &ce) && ce.stack != nil {

@@ -92,3 +92,15 @@ type Decline struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
+
+// object returns the id and updated_at of e's response or decline, or
+// zeros if it has neither.
+func (e *Event) object() (id int64, updatedAt time.Time) {
+	switch {
+	case e.Response != nil:
+		return e.Response.ID, e.Response.UpdatedAt
+	case e.Decline != nil:
+		return e.Decline.ID, e.Decline.UpdatedAt
+	}
+	return 0, time.Time{}
+}
