@@ -487,9 +487,7 @@ func (d *decoder) event(raw []byte) (*Event, error) {
 	if d.kind == responseObject && d.seen&fieldScore == 0 {
 		return nil, d.errAt(d.kindOff, "response.score", "missing")
 	}
-	if err := d.finishNested(); err != nil {
-		return nil, err
-	}
+	d.finishNested()
 	r := &d.rec
 	if r.props == nil {
 		r.props = map[string]string{}

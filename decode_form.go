@@ -169,14 +169,14 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 }
 
 // finishNested turns the form's nested end-user properties into their
-// compact JSON.
-func (d *decoder) finishNested() error {
-	for key, root := range d.nested {
-		if err := d.setProp(key, d.kindOff, string(root.appendJSON(nil))); err != nil {
-			return err
-		}
+// compact JSON. formProp has kept their names apart from the others'.
+func (d *decoder) finishNested() {
+	if len(d.nested) > 0 && d.rec.props == nil {
+		d.rec.props = make(map[string]string, len(d.nested))
 	}
-	return nil
+	for key, root := range d.nested {
+		d.rec.props[key] = string(root.appendJSON(nil))
+	}
 }
 
 // formText returns the unescaped text of a key or value: raw itself when
