@@ -359,7 +359,7 @@ func (n *formNode) appendJSON(b []byte) []byte {
 	case n.null:
 		return append(b, "null"...)
 	case n.isLeaf:
-		return appendJSONString(b, n.leaf)
+		return appendJSONString(b, n.leaf, false)
 	case n.isArray():
 		b = append(b, '[')
 		for i, item := range n.items {
@@ -375,31 +375,9 @@ func (n *formNode) appendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = appendJSONString(b, k, false)
 		b = append(b, ':')
 		b = n.kids[k].appendJSON(b)
 	}
 	return append(b, '}')
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }

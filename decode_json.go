@@ -438,7 +438,7 @@ func compact(raw string) string {
 		switch c := raw[d.i]; {
 		case c == '"':
 			s, _ := d.str() // raw has been validated
-			b = appendJSONString(b, s)
+			b = appendJSONString(b, s, false)
 		case isSpace(c):
 			d.i++
 		default:

@@ -369,6 +369,8 @@ func TestDecodeEndUserProperties(t *testing.T) {
 			map[string]string{"n": "1000", "f": "12.5", "e": "-1E3", "t": "true", "b": "false", "z": "", "s": "x"}},
 		{"json nested values as compact json", `{"response":{"id":1,"score":9,"end_user_properties":{"o": { "a" : [1, "x y", null, {"b":"\u00e9\""}] }, "l":[ ]}},"event_name":"created"}`,
 			map[string]string{"o": `{"a":[1,"x y",null,{"b":"é\""}]}`, "l": `[]`}},
+		{"json nested strings with only the escapes JSON requires", `{"response":{"id":1,"score":9,"end_user_properties":{"o":["\u003c\b\u2028\t"]}},"event_name":"created"}`,
+			map[string]string{"o": "[\"<\\u0008\u2028\\t\"]"}},
 		{"json absent", `{"response":{"id":1,"score":9},"event_name":"created"}`, map[string]string{}},
 		{"json null", `{"response":{"id":1,"score":9,"end_user_properties":null},"event_name":"created"}`, map[string]string{}},
 		{"json empty", `{"response":{"id":1,"score":9,"end_user_properties":{}},"event_name":"created"}`, map[string]string{}},

@@ -142,9 +142,9 @@ func encodeJSON(e *Event) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendActiveSupportString(b, k)
+		b = appendJSONString(b, k, true)
 		b = append(b, ':')
-		b = appendActiveSupportString(b, o.props[k])
+		b = appendJSONString(b, o.props[k], true)
 	}
 	b = append(b, `},"survey_id":`...)
 	b = strconv.AppendInt(b, o.surveyID, 10)
@@ -155,7 +155,7 @@ func encodeJSON(e *Event) []byte {
 		b = strconv.AppendBool(b, o.excluded)
 	}
 	b = append(b, `},"event_name":`...)
-	b = appendActiveSupportString(b, e.Name)
+	b = appendJSONString(b, e.Name, true)
 	b = jsonTime(b, "timestamp", e.Timestamp)
 	b = jsonField(b, "account_token", e.AccountToken)
 	b = jsonField(b, "survey_mode", string(e.SurveyMode))
@@ -170,7 +170,7 @@ func jsonField(b []byte, name, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendActiveSupportString(b, s)
+	return appendJSONString(b, s, true)
 }
 
 // jsonTime appends ,"name":"2016-08-04T13:57:26.558-07:00", or null for the
@@ -187,29 +187,35 @@ func jsonTime(b []byte, name string, t time.Time) []byte {
 	return append(b, '"')
 }
 
-// appendActiveSupportString appends s as ActiveSupport's JSON encoder
-// writes it: JSON's escapes, and \u escapes for <, >, &, U+2028 and U+2029.
-func appendActiveSupportString(b []byte, s string) []byte {
+// appendJSONString appends s, valid UTF-8, as a JSON string with the
+// escapes JSON requires: the canonical form Decode gives nested properties.
+// With activeSupport, it escapes as ActiveSupport's encoder does: also <, >,
+// &, U+2028 and U+2029 as \u escapes, and backspace and form feed as \b and
+// \f.
+func appendJSONString(b []byte, s string, activeSupport bool) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r == '\n':
-			b = append(b, `\n`...)
-		case r == '\r':
-			b = append(b, `\r`...)
-		case r == '\t':
-			b = append(b, `\t`...)
-		case r == '\b':
-			b = append(b, `\b`...)
-		case r == '\f':
-			b = append(b, `\f`...)
-		case r < 0x20, r == '<', r == '>', r == '&', r == '\u2028', r == '\u2029':
-			b = append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case activeSupport && c == '\b':
+			b = append(b, '\\', 'b')
+		case activeSupport && c == '\f':
+			b = append(b, '\\', 'f')
+		case c < 0x20, activeSupport && (c == '<' || c == '>' || c == '&'):
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		case activeSupport && strings.HasPrefix(s[i:], "\u2028"), activeSupport && strings.HasPrefix(s[i:], "\u2029"):
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[s[i+2]-0xa0])
+			i += 2
 		default:
-			b = utf8.AppendRune(b, r)
+			b = append(b, c)
 		}
 	}
 	return append(b, '"')
@@ -220,7 +226,9 @@ func encodeForm(e *Event) []byte {
 	name := kind.String()
 	var pairs []string
 	add := func(key, value string) {
-		pairs = append(pairs, cgiEscape(key)+"="+cgiEscape(value))
+		// url.QueryEscape escapes as Ruby's CGI.escape: all but letters,
+		// digits and "_.-~" as %XX, and spaces as "+".
+		pairs = append(pairs, url.QueryEscape(key)+"="+url.QueryEscape(value))
 	}
 	field := func(f, value string) { add(name+"["+f+"]", value) }
 	field("id", strconv.FormatInt(o.id, 10))
@@ -258,12 +266,6 @@ func rubyTime(t time.Time) string {
 		return t.Format("2006-01-02 15:04:05") + " UTC"
 	}
 	return t.Format("2006-01-02 15:04:05 -0700")
-}
-
-// cgiEscape escapes s as Ruby's CGI.escape does: all but letters, digits
-// and "_.-~" as %XX, and spaces as "+". So does url.QueryEscape.
-func cgiEscape(s string) string {
-	return url.QueryEscape(s)
 }
 
 func sortedKeys(m map[string]string) []string {

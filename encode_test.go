@@ -183,3 +183,24 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeEscapesAsActiveSupport checks string escapes against what
+// ActiveSupport wrote for the rich sample's comment, and the escapes of the
+// control characters it writes in short form.
+func TestEncodeEscapesAsActiveSupport(t *testing.T) {
+	rails := string(readTestdata(t, "rails/response-updated-rich.to_json.json"))
+	start := strings.Index(rails, `"text":`)
+	want := rails[start : start+strings.Index(rails[start:], `","`)+1]
+	e := richResponse(pacific)
+	e.Response.EndUserProperties = map[string]string{"c": "\b\f\x01"}
+	got, err := wootric.Encode(e, wootric.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), want) {
+		t.Errorf("Encode() = %s\nwant the comment as Rails wrote it: %s", got, want)
+	}
+	if !strings.Contains(string(got), `"c":"\b\f\u0001"`) {
+		t.Errorf(`Encode() = %s, want "c":"\b\f\u0001"`, got)
+	}
+}
