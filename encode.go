@@ -59,14 +59,15 @@ func (f Format) String() string {
 // to 9999 or whose offset is not in whole minutes, and, in a form, a
 // property name that is empty or holds a bracket, which no form can carry.
 func Encode(e *Event, f Format) ([]byte, error) {
-	if err := checkEvent(e, f); err != nil {
+	kind, o, err := checkEvent(e, f)
+	if err != nil {
 		return nil, err
 	}
 	switch f {
 	case JSON:
-		return encodeJSON(e), nil
+		return encodeJSON(e, kind, o), nil
 	case Form:
-		return encodeForm(e), nil
+		return encodeForm(e, kind, o), nil
 	}
 	return nil, fmt.Errorf("%w: unknown format %d", ErrInvalidEvent, int(f))
 }
@@ -86,41 +87,42 @@ func recordOf(e *Event) (objectKind, record) {
 		props: d.EndUserProperties, createdAt: d.CreatedAt, updatedAt: d.UpdatedAt}
 }
 
-func checkEvent(e *Event, f Format) error {
+// checkEvent returns e's object if Encode can encode e in f, and otherwise
+// why not.
+func checkEvent(e *Event, f Format) (objectKind, record, error) {
 	switch {
 	case e == nil:
-		return fmt.Errorf("%w: nil", ErrInvalidEvent)
+		return noObject, record{}, fmt.Errorf("%w: nil", ErrInvalidEvent)
 	case (e.Response == nil) == (e.Decline == nil):
-		return fmt.Errorf("%w: want exactly one of Response and Decline", ErrInvalidEvent)
+		return noObject, record{}, fmt.Errorf("%w: want exactly one of Response and Decline", ErrInvalidEvent)
 	case e.Name == "":
-		return fmt.Errorf("%w: empty Name", ErrInvalidEvent)
+		return noObject, record{}, fmt.Errorf("%w: empty Name", ErrInvalidEvent)
 	}
 	kind, o := recordOf(e)
 	if e.Type != "" && e.Type != eventType(kind, e.Name) {
-		return fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, kind, e.Name)
+		return kind, o, fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, kind, e.Name)
 	}
 	texts := []string{e.Name, e.AccountToken, string(e.SurveyMode), o.email, o.externalID, o.text, o.ip, o.origin}
 	for k, v := range o.props {
 		texts = append(texts, k, v)
 		if f == Form && (k == "" || strings.ContainsAny(k, "[]")) {
-			return fmt.Errorf("%w: a form cannot carry an end-user property named %q", ErrInvalidEvent, k)
+			return kind, o, fmt.Errorf("%w: a form cannot carry an end-user property named %q", ErrInvalidEvent, k)
 		}
 	}
 	for _, s := range texts {
 		if !utf8.ValidString(s) {
-			return fmt.Errorf("%w: text that is not UTF-8", ErrInvalidEvent)
+			return kind, o, fmt.Errorf("%w: text that is not UTF-8", ErrInvalidEvent)
 		}
 	}
 	for _, t := range []time.Time{e.Timestamp, o.createdAt, o.updatedAt} {
 		if _, off := t.Zone(); !t.IsZero() && (t.Year() < 0 || t.Year() > 9999 || off%60 != 0 || off <= -24*3600 || off >= 24*3600) {
-			return fmt.Errorf("%w: a time outside years 0 to 9999 or with an offset not in whole minutes under 24 hours", ErrInvalidEvent)
+			return kind, o, fmt.Errorf("%w: a time outside years 0 to 9999 or with an offset not in whole minutes under 24 hours", ErrInvalidEvent)
 		}
 	}
-	return nil
+	return kind, o, nil
 }
 
-func encodeJSON(e *Event) []byte {
-	kind, o := recordOf(e)
+func encodeJSON(e *Event, kind objectKind, o record) []byte {
 	b := make([]byte, 0, 640)
 	b = append(b, `{"`...)
 	b = append(b, kind.String()...)
@@ -221,8 +223,7 @@ func appendJSONString(b []byte, s string, activeSupport bool) []byte {
 	return append(b, '"')
 }
 
-func encodeForm(e *Event) []byte {
-	kind, o := recordOf(e)
+func encodeForm(e *Event, kind objectKind, o record) []byte {
 	name := kind.String()
 	var pairs []string
 	add := func(key, value string) {
