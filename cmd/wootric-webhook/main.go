@@ -79,9 +79,9 @@ func usageError(stderr io.Writer, msg string) int {
 	return exitUsage
 }
 
-// parse parses a command's flags. It returns -1 if they are fine, and
-// otherwise the exit status: 0 for -h, exitUsage for a wrong flag.
-func parse(fs *flag.FlagSet, args []string, stderr io.Writer) int {
+// parse parses a command's flags. When the command should not go on, it
+// returns done and the exit status: 0 for -h, exitUsage for a wrong flag.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	switch {
@@ -89,13 +89,13 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) int {
 		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, "Usage of wootric-webhook %s:\n", fs.Name())
 		fs.PrintDefaults()
-		return 0
+		return 0, true
 	case err != nil:
-		return usageError(stderr, err.Error())
+		return usageError(stderr, err.Error()), true
 	case fs.NArg() > 0:
-		return usageError(stderr, fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)))
+		return usageError(stderr, fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))), true
 	}
-	return -1
+	return 0, false
 }
 
 func secretFlag(fs *flag.FlagSet) *string {
@@ -109,7 +109,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	jsonLines := fs.Bool("json", false, "print JSON lines instead of text")
 	raw := fs.Bool("raw", false, "also print each verified body, personal data included")
 	secret := secretFlag(fs)
-	if code := parse(fs, args, stderr); code >= 0 {
+	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
 	if !strings.HasPrefix(*path, "/") {
@@ -228,7 +228,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	bodyFile := fs.String("body", "", "send this file's bytes instead of a sample; - reads stdin")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
 	secret := secretFlag(fs)
-	if code := parse(fs, args, stderr); code >= 0 {
+	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
 	if *secret == "" {
@@ -297,7 +297,7 @@ func send(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 func sign(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	secret := secretFlag(fs)
-	if code := parse(fs, args, stderr); code >= 0 {
+	if code, done := parse(fs, args, stderr); done {
 		return code
 	}
 	if *secret == "" {
