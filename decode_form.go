@@ -182,10 +182,14 @@ func (d *decoder) finishNested() {
 // formText returns the unescaped text of a key or value: raw itself when
 // it has no escapes, or else its text in d.unescaped.
 func (d *decoder) formText(raw string, off int) (string, error) {
-	if plainForm(raw) {
+	plain := 0
+	for plain < len(raw) && formPlain[raw[plain]] {
+		plain++
+	}
+	if plain == len(raw) {
 		return raw, nil
 	}
-	return d.formUnescape(raw, off)
+	return d.formUnescape(raw, off, plain)
 }
 
 // formPlain[c] reports whether byte c stands for itself in form data: it is
@@ -197,19 +201,11 @@ var formPlain = func() (t [256]bool) {
 	return t
 }()
 
-func plainForm(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !formPlain[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
 // formUnescape returns raw unescaped, "+" a space and "%XX" a byte, as a
-// slice of d.unescaped. It refuses an invalid escape, a raw control
-// character, and text that is not UTF-8 once unescaped.
-func (d *decoder) formUnescape(raw string, off int) (string, error) {
+// slice of d.unescaped; raw[:plain] is known to need no unescaping. It
+// refuses an invalid escape, a raw control character, and text that is not
+// UTF-8 once unescaped.
+func (d *decoder) formUnescape(raw string, off, plain int) (string, error) {
 	b := &d.unescaped
 	if b.Cap() == 0 {
 		b.Grow(len(d.s)) // unescaped text is never longer
@@ -219,7 +215,7 @@ func (d *decoder) formUnescape(raw string, off int) (string, error) {
 	var chunk [64]byte
 	n, start, ascii := 0, b.Len(), true
 	for i := 0; i < len(raw); {
-		j := i
+		j := max(i, plain)
 		for j < len(raw) && formPlain[raw[j]] {
 			j++
 		}
