@@ -164,6 +164,7 @@ type decoder struct {
 	top       uint8
 	name      string
 	timestamp time.Time
+	stamp     [2]int // where the timestamp's value is in the body
 	account   string
 	mode      string
 
@@ -531,6 +532,7 @@ func (d *decoder) fillEvent(e *Event, raw []byte) {
 	e.AccountToken = d.account
 	e.SurveyMode = SurveyMode(d.mode)
 	e.Raw = raw
+	e.stamp = d.stamp
 }
 
 func eventType(kind objectKind, name string) EventType {

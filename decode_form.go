@@ -72,6 +72,9 @@ func (d *decoder) formPair(start, end int) error {
 		if bit := topBit(name); bit != 0 && p.n > 1 {
 			return d.errAt(start, topNames[bits.TrailingZeros8(bit)], "not a single value")
 		} else if p.n == 1 {
+			if bit == topTimestamp {
+				d.stamp = [2]int{v.off, end}
+			}
 			return d.setTop(bit, v)
 		}
 		return nil

@@ -35,7 +35,11 @@ func (d *decoder) decodeJSON() error {
 		default:
 			var v value
 			if v, err = d.value(); err == nil {
-				err = d.setTop(topBit(key), v)
+				bit := topBit(key)
+				if bit == topTimestamp {
+					d.stamp = [2]int{v.off, d.i}
+				}
+				err = d.setTop(bit, v)
 			}
 		}
 		if err != nil {

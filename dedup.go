@@ -3,144 +3,259 @@ package wootric
 import (
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
 )
 
-// A Deduplicator remembers which deliveries a [Handler] has processed, so
-// that an event Wootric sends twice (a retry after a timeout, a replay)
-// runs its callbacks once. Set one as Handler.Dedup.
+// A Deduplicator keeps the claims of a [Handler] with Dedup set, so that
+// each event runs once, however many times and to however many replicas
+// Wootric delivers it. Every replica of a receiver shares one: package
+// github.com/wootric-go/wootric/redisdedup keeps them in Redis,
+// github.com/wootric-go/wootric/pgdedup in PostgreSQL, and
+// [MemoryDeduplicator] in one process.
 //
-// The Handler calls Claim after a delivery is verified and decoded, and
-// before any callback runs. If Claim reports false, the delivery is a
-// duplicate: it is acknowledged with 200 and no callback runs. If a callback
-// then fails, the Handler calls Release, so that Wootric's retry is
-// processed again. An error from either answers 500.
+// A key is in one of three states: free (never claimed, released, or its
+// lease or TTL has passed), held by one claim until its lease ends, or
+// completed until its TTL ends. The Handler claims an event's [DedupKey]
+// with a lease before any callback runs; runs the event if the claim was
+// acquired; then completes the key if the event succeeded, or releases it
+// if it failed, so that Wootric's retry runs it again. A holder that dies
+// does neither, and its lease ends.
 //
-// [NewMemoryDeduplicator] keeps the keys in the process. Receivers that run
-// on several machines share a store instead; the interface takes a few lines
-// on Redis (SET NX with an expiry, DEL):
-//
-//	type redisDedup struct{ rdb *redis.Client }
-//
-//	func (d redisDedup) Claim(ctx context.Context, key string) (bool, error) {
-//		return d.rdb.SetNX(ctx, "wootric:"+key, 1, 24*time.Hour).Result()
-//	}
-//
-//	func (d redisDedup) Release(ctx context.Context, key string) error {
-//		return d.rdb.Del(ctx, "wootric:"+key).Err()
-//	}
-//
-// or on PostgreSQL, with a table wootric_deliveries (key text primary key,
-// claimed_at timestamptz default now()) pruned by a periodic DELETE:
-//
-//	func (d pgDedup) Claim(ctx context.Context, key string) (bool, error) {
-//		res, err := d.db.ExecContext(ctx,
-//			`INSERT INTO wootric_deliveries (key) VALUES ($1) ON CONFLICT DO NOTHING`, key)
-//		if err != nil {
-//			return false, err
-//		}
-//		n, err := res.RowsAffected()
-//		return n == 1, err
-//	}
-//
-//	func (d pgDedup) Release(ctx context.Context, key string) error {
-//		_, err := d.db.ExecContext(ctx, `DELETE FROM wootric_deliveries WHERE key = $1`, key)
-//		return err
-//	}
+// Each method must be atomic against every other call on the same key, from
+// any process sharing the store. Errors wrap [ErrDedupStore] when the store
+// fails and [ErrClaimLost] as documented below. Package wootrictest's
+// TestDeduplicator checks an implementation against this contract.
 type Deduplicator interface {
-	// Claim records key and reports true if it was not already recorded,
-	// or reports false if it was. It must be atomic: of two concurrent
-	// Claims of one key, one reports true.
-	Claim(ctx context.Context, key string) (bool, error)
-	// Release forgets key, so that its next Claim reports true.
-	Release(ctx context.Context, key string) error
+	// Claim takes key for lease if it is free and returns ClaimAcquired
+	// with a token, unique to this claim and never "", that Complete and
+	// Release take. If another claim holds key it returns
+	// ClaimInProgress, and if key is completed ClaimCompleted, both with
+	// no token and changing nothing.
+	Claim(ctx context.Context, key string, lease time.Duration) (ClaimResult, string, error)
+
+	// Complete marks key completed for ttl, if the claim of token holds
+	// it or it is free: a run whose lease ended still counts when no
+	// other claim has taken the key since. If another claim holds key, or
+	// key is completed, it returns an error wrapping ErrClaimLost and
+	// changes nothing.
+	Complete(ctx context.Context, key, token string, ttl time.Duration) error
+
+	// Release frees key if the claim of token holds it, and returns nil
+	// if key is already free. If another claim holds key, or key is
+	// completed, it returns an error wrapping ErrClaimLost and changes
+	// nothing.
+	Release(ctx context.Context, key, token string) error
 }
 
-// DedupKey returns the key a Handler claims for e: its type, its object's
-// id and its updated_at in UTC, such as
-// "response.updated/1128/2016-08-04T20:57:26.558Z". An update of a response
-// changes updated_at, so it is a new event; a resend of one is not.
+// ClaimResult is what a [Deduplicator]'s Claim found.
+type ClaimResult int
+
+const (
+	// ClaimAcquired: the key was free, and the caller now holds it.
+	ClaimAcquired ClaimResult = iota + 1
+	// ClaimInProgress: another claim holds the key and its lease has not
+	// ended.
+	ClaimInProgress
+	// ClaimCompleted: the key was completed and its TTL has not ended.
+	ClaimCompleted
+)
+
+// String returns the result's name, such as "acquired".
+func (c ClaimResult) String() string {
+	switch c {
+	case ClaimAcquired:
+		return "acquired"
+	case ClaimInProgress:
+		return "in progress"
+	case ClaimCompleted:
+		return "completed"
+	}
+	return "ClaimResult(" + strconv.Itoa(int(c)) + ")"
+}
+
+// The defaults of a Handler's de-duplication.
+const (
+	// DefaultDedupLease is how long a claim lasts when Handler.DedupLease
+	// is 0: longer than a webhook callback should take, short enough
+	// that a receiver which dies mid-callback holds up the event's
+	// retries for a minute only.
+	DefaultDedupLease = time.Minute
+	// DefaultDedupTTL is how long a completed key is remembered when
+	// Handler.DedupTTL is 0.
+	DefaultDedupTTL = 24 * time.Hour
+)
+
+// DedupKey returns the key a Handler claims for e. It identifies the
+// event's content: two events share a key only if their bodies are the
+// same bytes but for the value of the top-level timestamp, which Wootric
+// sets anew when it sends an event again. So a resend of an event has the
+// key of the first sending, while an update of a response (whatever
+// changed: its score, its text, a property, even within the whole second a
+// form body's times show) and the same event for another account token
+// have keys of their own.
+//
+// The key is the object's kind and id and a SHA-256 of that content, such
+// as "response/1128/" and 43 base64url characters: short, the same length
+// for every event, and without personal data in the clear. For an event
+// that Decode did not return, the key covers e.Raw whole or, if Raw is
+// empty, every field of e but Timestamp.
 func DedupKey(e *Event) string {
-	id, updated := e.object()
-	b := make([]byte, 0, 64)
-	b = append(b, e.Type...)
+	h := sha256.New()
+	switch {
+	case e.stamp[1] > 0 && e.stamp[1] <= len(e.Raw):
+		h.Write(e.Raw[:e.stamp[0]])
+		h.Write(e.Raw[e.stamp[1]:])
+	case len(e.Raw) > 0:
+		h.Write(e.Raw)
+	default:
+		c := *e
+		c.Timestamp, c.Response, c.Decline = time.Time{}, nil, nil
+		fmt.Fprintf(h, "%+v\n%+v\n%+v", c, e.Response, e.Decline)
+	}
+	var sum [sha256.Size]byte
+	id, _ := e.object()
+	kind := "event"
+	switch {
+	case e.Response != nil:
+		kind = "response"
+	case e.Decline != nil:
+		kind = "decline"
+	}
+	b := make([]byte, 0, len(kind)+22+base64.RawURLEncoding.EncodedLen(len(sum)))
+	b = append(b, kind...)
 	b = append(b, '/')
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, '/')
-	b = updated.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = base64.RawURLEncoding.AppendEncode(b, h.Sum(sum[:0]))
 	return string(b)
 }
 
-// MemoryDeduplicator is a Deduplicator that keeps keys in memory: at most
-// a fixed number, each for a fixed time. It suits a receiver that runs as
-// one process; the keys are lost when it restarts. It is safe for
+// MemoryDeduplicator is a [Deduplicator] that keeps its keys in the
+// process: it suits a receiver that runs as one process, and tests. Its keys
+// are lost when the process ends, and it holds at most Max of them: when
+// full, it forgets the key changed longest ago, so that a very old
+// duplicate may run again. The zero value is ready to use. It is safe for
 // concurrent use.
 type MemoryDeduplicator struct {
+	// Max is the most keys it holds; 0 means 100,000 (about 20 MB). Set it
+	// before the first use.
+	Max int
+
 	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	now   func() time.Time
+	now   func() time.Time // time.Now if nil
 	keys  map[string]*list.Element
-	order *list.List // of memoryKey, oldest first
+	order list.List // of *memoryKey, least recently changed first
+	last  uint64    // the last token handed out
 }
 
 type memoryKey struct {
 	key     string
+	token   string // "" when completed
 	expires time.Time
 }
 
-// NewMemoryDeduplicator returns a MemoryDeduplicator that remembers up to
-// max keys (10,000 if max <= 0), each for ttl (24 hours if ttl <= 0). When
-// full, it forgets the oldest key first.
-func NewMemoryDeduplicator(max int, ttl time.Duration) *MemoryDeduplicator {
-	if max <= 0 {
-		max = 10000
-	}
-	if ttl <= 0 {
-		ttl = 24 * time.Hour
-	}
-	return &MemoryDeduplicator{max: max, ttl: ttl, now: time.Now, keys: make(map[string]*list.Element), order: list.New()}
-}
-
 // Claim implements Deduplicator. It never fails.
-func (m *MemoryDeduplicator) Claim(_ context.Context, key string) (bool, error) {
+func (m *MemoryDeduplicator) Claim(_ context.Context, key string, lease time.Duration) (ClaimResult, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	// Every key lives as long, so the expired ones are the oldest.
-	for e := m.order.Front(); e != nil && !now.Before(e.Value.(memoryKey).expires); e = m.order.Front() {
-		m.remove(e)
+	now := m.clock()
+	if k := m.live(key, now); k != nil {
+		if k.token == "" {
+			return ClaimCompleted, "", nil
+		}
+		return ClaimInProgress, "", nil
 	}
-	if _, ok := m.keys[key]; ok {
-		return false, nil
-	}
-	m.keys[key] = m.order.PushBack(memoryKey{key: key, expires: now.Add(m.ttl)})
-	if m.order.Len() > m.max {
-		m.remove(m.order.Front())
-	}
-	return true, nil
+	m.last++
+	token := strconv.FormatUint(m.last, 10)
+	m.set(key, token, now, now.Add(lease))
+	return ClaimAcquired, token, nil
 }
 
-// Release implements Deduplicator. It never fails.
-func (m *MemoryDeduplicator) Release(_ context.Context, key string) error {
+// Complete implements Deduplicator. It fails only with ErrClaimLost.
+func (m *MemoryDeduplicator) Complete(_ context.Context, key, token string, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.keys[key]; ok {
-		m.remove(e)
+	now := m.clock()
+	if k := m.live(key, now); k != nil && (k.token == "" || k.token != token) {
+		return ErrClaimLost
 	}
+	m.set(key, "", now, now.Add(ttl))
 	return nil
 }
 
-// Len returns the number of keys remembered.
+// Release implements Deduplicator. It fails only with ErrClaimLost.
+func (m *MemoryDeduplicator) Release(_ context.Context, key, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := m.live(key, m.clock())
+	switch {
+	case k == nil:
+		return nil
+	case k.token == "" || k.token != token:
+		return ErrClaimLost
+	}
+	m.remove(m.keys[key])
+	return nil
+}
+
+// Len returns the number of keys held, counting those whose lease or TTL
+// has ended but that it has not yet dropped.
 func (m *MemoryDeduplicator) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.order.Len()
 }
 
+func (m *MemoryDeduplicator) clock() time.Time {
+	if m.now != nil {
+		return m.now()
+	}
+	return time.Now()
+}
+
+// live returns key's state if it is held or completed at now, dropping it
+// if its time has passed.
+func (m *MemoryDeduplicator) live(key string, now time.Time) *memoryKey {
+	e, ok := m.keys[key]
+	if !ok {
+		return nil
+	}
+	k := e.Value.(*memoryKey)
+	if !now.Before(k.expires) {
+		m.remove(e)
+		return nil
+	}
+	return k
+}
+
+// set records key's state, as the most recently changed, and drops keys
+// whose time has passed from the front, then the oldest past Max.
+func (m *MemoryDeduplicator) set(key, token string, now, expires time.Time) {
+	if m.keys == nil {
+		m.keys = make(map[string]*list.Element)
+	}
+	if e, ok := m.keys[key]; ok {
+		m.remove(e)
+	}
+	for e := m.order.Front(); e != nil && !now.Before(e.Value.(*memoryKey).expires); e = m.order.Front() {
+		m.remove(e)
+	}
+	m.keys[key] = m.order.PushBack(&memoryKey{key: key, token: token, expires: expires})
+	max := m.Max
+	if max <= 0 {
+		max = 100000
+	}
+	for m.order.Len() > max {
+		m.remove(m.order.Front())
+	}
+}
+
 func (m *MemoryDeduplicator) remove(e *list.Element) {
-	delete(m.keys, e.Value.(memoryKey).key)
+	delete(m.keys, e.Value.(*memoryKey).key)
 	m.order.Remove(e)
 }

@@ -47,10 +47,33 @@ var (
 	// future, or absent. A Handler answers 400.
 	ErrOutsideReplayWindow = errors.New("wootric: timestamp outside the replay window")
 
-	// ErrCallback means that a callback returned an error or panicked. The
-	// error is a *CallbackError. A Handler answers 500, so that the sender
-	// retries.
+	// ErrCallback means that a callback returned an error or panicked, or
+	// that the handler after [Handler.Middleware] answered other than 2xx
+	// or panicked. The error is a *CallbackError. A Handler answers 500, so
+	// that the sender retries.
 	ErrCallback = errors.New("wootric: callback failed")
+
+	// ErrInProgress means that a Handler with Dedup got a copy of an event
+	// whose claim another delivery holds: it is running now, here or on
+	// another replica, and has not yet succeeded or failed. A Handler
+	// answers 503 with a Retry-After header of the claim's lease, so that
+	// the sender retries: by then the run has succeeded, and the retry is
+	// acknowledged as a duplicate, or has failed or died, and the retry
+	// runs the event.
+	ErrInProgress = errors.New("wootric: delivery in progress")
+
+	// ErrDedupStore means that a [Deduplicator] could not reach or use its
+	// store. A Deduplicator's errors wrap it; a Handler also wraps any other
+	// error a Deduplicator returns with it. A Handler answers 500 and runs
+	// nothing, so that the sender retries rather than the event being lost
+	// or run twice.
+	ErrDedupStore = errors.New("wootric: de-duplication store failed")
+
+	// ErrClaimLost means that a Deduplicator's Complete or Release was
+	// given a claim that no longer holds its key: the lease ran out and
+	// another claim took the key, or the key was completed by another. The
+	// key is left as it is.
+	ErrClaimLost = errors.New("wootric: de-duplication claim lost")
 
 	// ErrInvalidEvent means that Encode was given an event it cannot encode
 	// as a body that Decode would turn back into the same event.
@@ -82,8 +105,10 @@ func (e *PayloadError) Error() string {
 // Unwrap returns ErrMalformedPayload.
 func (e *PayloadError) Unwrap() error { return ErrMalformedPayload }
 
-// CallbackError reports that a callback registered on a [Handler] failed. It
-// wraps both [ErrCallback] and, when the callback returned one, its error.
+// CallbackError reports that a callback registered on a [Handler] failed,
+// or that the handler after [Handler.Middleware] answered other than 2xx or
+// panicked. It wraps both [ErrCallback] and, when the callback returned one,
+// its error.
 type CallbackError struct {
 	// Type is the type of the event the callback was given.
 	Type EventType
@@ -115,12 +140,15 @@ func (e *CallbackError) Unwrap() []error {
 }
 
 // StatusCode returns the HTTP status a [Handler] answers with for err: 200
-// for nil, 405, 413, 401 or 400 for a refused request, and 500 for a missing
-// secret, a failed callback or an error it does not know.
+// for nil, 405, 413, 401 or 400 for a refused request, 503 for a delivery
+// in progress elsewhere, and 500 for a missing secret, a failed callback, a
+// failed de-duplication store or an error it does not know.
 func StatusCode(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
+	case errors.Is(err, ErrInProgress):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrBodyTooLarge):

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,10 +26,16 @@ const DefaultMaxBodyBytes = 1 << 20
 //  3. verifies the X-Wootric-Signature header against its secrets (401);
 //  4. decodes the body into an [Event] (400 if malformed);
 //  5. if ReplayWindow is set, checks the event's timestamp (400);
-//  6. if Dedup is set, claims the event, answering 200 to a duplicate;
+//  6. if Dedup is set, claims the event: a duplicate of one that has run is
+//     answered 200, and a copy of one running now 503;
 //  7. runs the callbacks registered for the event's type, in the order they
 //     were registered, stopping at the first that fails (500);
-//  8. answers 200, or, as [Handler.Middleware], calls the next handler.
+//  8. answers 200, or, as [Handler.Middleware], calls the next handler;
+//  9. if Dedup is set, completes the claim, or releases it if a callback
+//     or next failed, so that the sender's retry runs the event again.
+//
+// A 2xx answer means that the event has run successfully, on this delivery
+// or, for a duplicate, an earlier one.
 //
 // An event no callback is registered for is acknowledged with 200, so that
 // Wootric does not send it again. No callback runs for a request that is
@@ -56,10 +63,35 @@ type Handler struct {
 	// it with Dedup, which catches the replays inside the window.
 	ReplayWindow time.Duration
 
-	// Dedup, if not nil, makes each event run its callbacks once: a
-	// delivery whose DedupKey it has already claimed is acknowledged with
-	// 200 and runs no callback. Nil, the default, runs every delivery.
+	// Dedup, if not nil, makes each event run once, even when Wootric
+	// sends it again or to several replicas sharing the store. Before any
+	// callback runs, the Handler claims the event's [DedupKey] for
+	// DedupLease. If the event has already run, the delivery is answered
+	// 200 and runs nothing (nor next, for Middleware). If another delivery
+	// of it holds the claim, it is answered 503 with Retry-After
+	// ([ErrInProgress]). Otherwise the event runs with a context that ends
+	// with the lease; if it succeeds the key is completed and remembered
+	// for DedupTTL, and if it fails the claim is released, so that the
+	// sender's retry runs it. A store that fails answers 500 and runs
+	// nothing. Nil, the default, runs every delivery.
+	//
+	// One case runs an event twice: a run that outlasts its lease, ignoring
+	// its context, while a retry of the event takes the expired claim.
 	Dedup Deduplicator
+
+	// DedupLease is how long a claim holds when its holder neither
+	// completes nor releases it (it died, or its run hangs), and so how
+	// long callbacks and next may run. Zero means DefaultDedupLease (one
+	// minute).
+	DedupLease time.Duration
+
+	// DedupTTL is how long an event that has run is remembered, so that
+	// its duplicates are acknowledged without running. Zero means
+	// DefaultDedupTTL (24 hours). With a ReplayWindow, a TTL shorter than
+	// the window plus a minute is raised to that, and a warning logged
+	// once: a replay inside the window must not run again. Without one, a
+	// duplicate that arrives after the TTL runs again.
+	DedupTTL time.Duration
 
 	// Logger, if not nil, receives a record for each refused or failed
 	// delivery (Warn for 4xx, Error for 5xx), with the reason, the remote
@@ -79,7 +111,8 @@ type Handler struct {
 	// part of it; do not write it to the client.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	keys *keyring
+	keys    *keyring
+	warnTTL sync.Once
 
 	mu        sync.Mutex // serialises registrations
 	callbacks atomic.Pointer[map[EventType][]Callback]
@@ -149,6 +182,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request's context (see [EventFromContext]) and r.Body rewound to the same
 // bytes. A refused delivery, a duplicate or a failed callback is answered
 // as by ServeHTTP, and next is not called. A nil next answers 200.
+//
+// next is part of the event's run: with Dedup set, an answer of next's
+// other than 2xx, or a panic, fails the run as a callback's error does, so
+// the claim is released and the sender's retry calls next again. next's
+// answer goes to the sender as it wrote it; one that panics before
+// answering is answered 500, and one that panics after is cut off
+// (http.ErrAbortHandler), so that the sender does not take it as a 2xx.
 func (h *Handler) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, next)
@@ -166,30 +206,30 @@ func EventFromContext(ctx context.Context) (*Event, bool) {
 
 // delivery is what a Handler knows of one request, for its answer and log.
 type delivery struct {
-	event  *Event
-	size   int64 // bytes read, or the Content-Length before reading
-	secret int   // index of the secret that matched, or -1
-	dup    bool
+	event    *Event
+	size     int64 // bytes read, or the Content-Length before reading
+	secret   int   // index of the secret that matched, or -1
+	dup      bool
+	answered bool  // next has written the answer
+	unstored error // why a processed event could not be completed
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	d := delivery{size: r.ContentLength, secret: -1}
 	err := h.receive(w, r, &d)
-	ctx := r.Context()
 	if err == nil {
-		ctx = context.WithValue(ctx, eventKey{}, d.event)
-		err = h.process(ctx, &d)
+		err = h.process(w, r, &d, next)
 	}
 	h.log(r, &d, err)
 	switch {
-	case err != nil:
-		h.fail(w, r, err)
-	case d.dup || next == nil:
+	case err == nil && !d.answered:
 		w.WriteHeader(http.StatusOK)
-	default:
-		r = r.WithContext(ctx)
-		r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
-		next.ServeHTTP(w, r)
+	case err != nil && !d.answered:
+		h.fail(w, r, err)
+	case err != nil && panicked(err):
+		// next panicked after it began its answer, which must not reach
+		// the sender as if it had succeeded.
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -237,27 +277,110 @@ func (h *Handler) checkWindow(ts time.Time) error {
 	return nil
 }
 
-// process claims the event from Dedup, if set, and runs its callbacks.
-func (h *Handler) process(ctx context.Context, d *delivery) error {
+// process claims the event from Dedup, if set, and runs it. It completes
+// the claim if the run succeeded and releases it if not, also when a
+// callback or next panics through it with http.ErrAbortHandler.
+func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) (err error) {
+	ctx := context.WithValue(r.Context(), eventKey{}, d.event)
 	if h.Dedup == nil {
-		return h.dispatch(ctx, d.event)
+		return h.run(ctx, w, r, d, next)
 	}
-	key := DedupKey(d.event)
-	claimed, err := h.Dedup.Claim(ctx, key)
-	if err != nil {
-		return fmt.Errorf("wootric: claiming the delivery: %w", err)
-	}
-	if !claimed {
+	key, lease := DedupKey(d.event), h.dedupLease()
+	res, token, err := h.Dedup.Claim(ctx, key, lease)
+	switch {
+	case err != nil:
+		return storeError("claiming", err)
+	case res == ClaimCompleted:
 		d.dup = true
 		return nil
+	case res == ClaimInProgress:
+		return ErrInProgress
+	case res != ClaimAcquired || token == "":
+		return storeError("claiming", fmt.Errorf("Claim returned %v with token %q", res, token))
 	}
-	if err := h.dispatch(ctx, d.event); err != nil {
-		if rerr := h.Dedup.Release(ctx, key); rerr != nil {
-			return errors.Join(err, fmt.Errorf("wootric: releasing the delivery: %w", rerr))
+
+	// The run cannot outlive its lease, past which another replica may
+	// run the event. The claim is settled whatever becomes of the request.
+	runCtx, cancel := context.WithTimeout(ctx, lease)
+	defer cancel()
+	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancelSettle()
+	ran := false
+	defer func() {
+		if ran {
+			return
+		}
+		if rerr := h.Dedup.Release(settle, key, token); rerr != nil {
+			d.unstored = storeError("releasing", rerr)
+		}
+	}()
+	err = h.run(runCtx, w, r, d, next)
+	ran = true
+	if err != nil {
+		if rerr := h.Dedup.Release(settle, key, token); rerr != nil {
+			err = errors.Join(err, storeError("releasing", rerr))
 		}
 		return err
 	}
+	if cerr := h.Dedup.Complete(settle, key, token, h.dedupTTL()); cerr != nil {
+		// The event has run: the answer stays 2xx, and the log says
+		// that a replay may run it again.
+		d.unstored = storeError("completing", cerr)
+	}
 	return nil
+}
+
+// settleTimeout bounds a Complete or Release, which go on after the
+// request's context has ended.
+const settleTimeout = 10 * time.Second
+
+// storeError wraps a Deduplicator's err with ErrDedupStore, unless it
+// already wraps that or ErrClaimLost.
+func storeError(op string, err error) error {
+	if errors.Is(err, ErrDedupStore) || errors.Is(err, ErrClaimLost) {
+		return fmt.Errorf("wootric: %s the delivery: %w", op, err)
+	}
+	return fmt.Errorf("%w: %s the delivery: %w", ErrDedupStore, op, err)
+}
+
+// run runs the event's callbacks, then next if there is one.
+func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) error {
+	if err := h.dispatch(ctx, d.event); err != nil || next == nil {
+		return err
+	}
+	r = r.WithContext(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
+	sw := &statusWriter{ResponseWriter: w}
+	err := serveNext(next, sw, r, d.event)
+	d.answered = sw.status != 0
+	return err
+}
+
+func (h *Handler) dedupLease() time.Duration {
+	if h.DedupLease > 0 {
+		return h.DedupLease
+	}
+	return DefaultDedupLease
+}
+
+// dedupTTL returns DedupTTL or its default, raised to cover the replay
+// window: a key forgotten while its event could still be replayed would
+// let the replay run.
+func (h *Handler) dedupTTL() time.Duration {
+	ttl := h.DedupTTL
+	if ttl <= 0 {
+		ttl = DefaultDedupTTL
+	}
+	if min := h.ReplayWindow + maxFutureSkew; h.ReplayWindow > 0 && ttl < min {
+		h.warnTTL.Do(func() {
+			if h.Logger != nil {
+				h.Logger.Warn("wootric: DedupTTL is shorter than ReplayWindow; completed keys are kept for the window instead",
+					slog.Duration("dedup_ttl", ttl), slog.Duration("replay_window", h.ReplayWindow))
+			}
+		})
+		ttl = min
+	}
+	return ttl
 }
 
 func (h *Handler) maxBodyBytes() int64 {
@@ -325,16 +448,17 @@ func (h *Handler) dispatch(ctx context.Context, e *Event) error {
 		return nil
 	}
 	for _, fn := range (*m)[e.Type] {
-		if err := run(ctx, fn, e); err != nil {
+		if err := runCallback(ctx, fn, e); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// run runs one callback, turning its error or panic into a *CallbackError.
-// A panic with http.ErrAbortHandler goes on, as net/http expects.
-func run(ctx context.Context, fn Callback, e *Event) (err error) {
+// runCallback runs one callback, turning its error or panic into a
+// *CallbackError. A panic with http.ErrAbortHandler goes on, as net/http
+// expects.
+func runCallback(ctx context.Context, fn Callback, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -361,6 +485,11 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 	switch {
 	case d.dup:
 		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
+	case errors.Is(err, ErrInProgress):
+		level, msg = slog.LevelInfo, "wootric: copy of a delivery in progress refused"
+	case err == nil && d.unstored != nil:
+		level, msg = slog.LevelError, "wootric: delivery processed but not recorded: a duplicate of it may run again"
+		err = d.unstored
 	case errors.Is(err, ErrCallback):
 		level, msg = slog.LevelError, "wootric: callback failed"
 	case status >= 500:
@@ -393,8 +522,12 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 
 // fail answers a refused or failed delivery.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrMethodNotAllowed) {
+	switch {
+	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", http.MethodPost)
+	case errors.Is(err, ErrInProgress):
+		secs := (h.dedupLease() + time.Second - 1) / time.Second
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 	}
 	if h.ErrorHandler != nil {
 		h.ErrorHandler(w, r, err)

@@ -136,3 +136,7 @@ func TestDeliverFailsTheTestOnBadInput(t *testing.T) {
 		t.Error("Deliver(nil event) did not fail the test")
 	}
 }
+
+func TestMemoryDeduplicatorKeepsTheContract(t *testing.T) {
+	wootrictest.TestDeduplicator(t, &wootric.MemoryDeduplicator{})
+}
