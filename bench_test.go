@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
 )
 
 // The receiver a user writes without this library, as the issue describes
@@ -368,4 +369,12 @@ func BenchmarkLoopback(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 		})
 	}
+}
+
+// BenchmarkDedup is a delivery with the memory store, and without
+// de-duplication, beside which the shared stores' modules run the same
+// benchmark.
+func BenchmarkDedup(b *testing.B) {
+	b.Run("none", func(b *testing.B) { wootrictest.BenchmarkDeduplicator(b, nil) })
+	b.Run("memory", func(b *testing.B) { wootrictest.BenchmarkDeduplicator(b, &wootric.MemoryDeduplicator{}) })
 }
