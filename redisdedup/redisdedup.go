@@ -35,9 +35,6 @@ import (
 // "".
 const DefaultPrefix = "wootric:dedup:"
 
-// done is the value of a completed key. A token is never "done".
-const done = "done"
-
 // Deduplicator is a wootric.Deduplicator on Redis. Create one with [New]. It
 // is safe for concurrent use.
 type Deduplicator struct {
@@ -57,7 +54,7 @@ func New(client redis.UniversalClient) *Deduplicator {
 
 // The scripts return 1 when they have done what was asked, 0 when the key
 // held another claim or was completed, and claim 2 for "in progress" and 3
-// for "completed".
+// for "completed". A completed key's value is "done", which no token is.
 var (
 	claimScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
