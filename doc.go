@@ -25,7 +25,10 @@
 // for a receiver's tests.
 //
 // A Handler can also refuse stale deliveries (ReplayWindow), run each event
-// once (Dedup) and log why each delivery was refused (Logger).
+// once across replicas (Dedup, with a [Deduplicator] such as
+// [MemoryDeduplicator], or the Redis and PostgreSQL ones in modules
+// redisdedup and pgdedup) and log why each delivery was refused (Logger).
+// Whatever it is configured with, a 2xx answer means the event has run.
 //
 // Every error the package returns wraps one of the sentinel errors ([ErrMissingSignature],
 // [ErrInvalidSignature], [ErrMalformedPayload], ...), so callers test them with

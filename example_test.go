@@ -112,3 +112,35 @@ func ExampleHandler_Middleware() {
 	// next handler got decline.created
 	// 204
 }
+
+// With Dedup, each event runs once: a delivery whose run fails is run again
+// when the sender retries, and once it has succeeded its duplicates are
+// acknowledged without running. Behind a load balancer, the replicas share
+// a store from module redisdedup or pgdedup instead.
+func ExampleHandler_dedup() {
+	h := wootric.NewHandler("secret")
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	runs := 0
+	h.OnDeclineCreated(func(ctx context.Context, e *wootric.Event) error {
+		runs++
+		if runs == 1 {
+			return errors.New("CRM unreachable") // 500: the sender retries
+		}
+		return nil
+	})
+
+	body := []byte(`{"decline":{"id":19},"event_name":"created","timestamp":"2026-11-29T10:00:00Z"}`)
+	for _, ts := range []string{"10:00:00", "10:00:30", "10:01:00"} {
+		// Each retry carries a new timestamp; it is still the same event.
+		b := bytes.Replace(body, []byte("10:00:00"), []byte(ts), 1)
+		r := httptest.NewRequest(http.MethodPost, "/wootric", bytes.NewReader(b))
+		r.Header.Set(wootric.SignatureHeader, wootric.Sign("secret", b))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code, "after", runs, "runs")
+	}
+	// Output:
+	// 500 after 1 runs
+	// 200 after 2 runs
+	// 200 after 2 runs
+}

@@ -183,12 +183,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // bytes. A refused delivery, a duplicate or a failed callback is answered
 // as by ServeHTTP, and next is not called. A nil next answers 200.
 //
-// next is part of the event's run: with Dedup set, an answer of next's
-// other than 2xx, or a panic, fails the run as a callback's error does, so
-// the claim is released and the sender's retry calls next again. next's
-// answer goes to the sender as it wrote it; one that panics before
-// answering is answered 500, and one that panics after is cut off
-// (http.ErrAbortHandler), so that the sender does not take it as a 2xx.
+// next is part of the event's run: an answer of next's other than 2xx, or
+// a panic, fails the run as a callback's error does (a *CallbackError,
+// logged), and with Dedup set the claim is released, so that the sender's
+// retry calls next again. next's answer goes to the sender as it wrote it;
+// a next that panics before answering is answered 500, and one that panics
+// after is cut off (http.ErrAbortHandler), so that the sender does not take
+// it for a 2xx.
 func (h *Handler) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, next)

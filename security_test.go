@@ -276,6 +276,26 @@ func TestHandlerLogsEachRefusal(t *testing.T) {
 	}
 }
 
+func TestHandlerLogsACopyInProgress(t *testing.T) {
+	logs := &logRecords{}
+	d := &wootric.MemoryDeduplicator{}
+	h := wootric.NewHandler(testSecret)
+	h.Logger = slog.New(logs)
+	h.Dedup = d
+	body := readTestdata(t, "decline-created.json")
+	e, err := wootric.Decode(body, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _, _ := d.Claim(context.Background(), wootric.DedupKey(e), time.Minute); res != wootric.ClaimAcquired {
+		t.Fatalf("Claim() = %v", res)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), delivery(t, body, testSecret, ""))
+	if len(logs.records) != 1 || logs.records[0].level != slog.LevelInfo || logs.records[0].attrs["status"] != "503" {
+		t.Errorf("records %+v, want one Info record with status 503", logs.records)
+	}
+}
+
 func TestHandlerLogsDuplicates(t *testing.T) {
 	logs := &logRecords{}
 	h := wootric.NewHandler(testSecret)
