@@ -457,23 +457,33 @@ func (h *Handler) dispatch(ctx context.Context, e *Event) error {
 }
 
 // runCallback runs one callback, turning its error or panic into a
-// *CallbackError. A panic with http.ErrAbortHandler goes on, as net/http
-// expects.
+// *CallbackError.
 func runCallback(ctx context.Context, fn Callback, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			id, _ := e.object()
-			err = &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
+			err = callbackPanic(e, v)
 		}
 	}()
 	if err := fn(ctx, e); err != nil {
-		id, _ := e.object()
-		return &CallbackError{Type: e.Type, ID: id, Err: err}
+		return callbackError(e, err)
 	}
 	return nil
+}
+
+func callbackError(e *Event, err error) *CallbackError {
+	id, _ := e.object()
+	return &CallbackError{Type: e.Type, ID: id, Err: err}
+}
+
+// callbackPanic returns the *CallbackError of a callback's (or next's)
+// panic with v, and its stack. A panic with http.ErrAbortHandler goes on,
+// as net/http expects.
+func callbackPanic(e *Event, v any) *CallbackError {
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	id, _ := e.object()
+	return &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
 }
 
 // log records how a delivery ended; err is nil for one processed.

@@ -3,20 +3,14 @@ package wootric
 import (
 	"fmt"
 	"net/http"
-	"runtime/debug"
 )
 
 // serveNext calls the handler after Middleware and judges its answer: a
-// status other than 2xx, or a panic, is a *CallbackError. A panic with
-// http.ErrAbortHandler goes on, as net/http expects.
+// status other than 2xx, or a panic, is a *CallbackError.
 func serveNext(next http.Handler, w *statusWriter, r *http.Request, e *Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			id, _ := e.object()
-			err = &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
+			err = callbackPanic(e, v)
 		}
 	}()
 	next.ServeHTTP(w, r)
@@ -25,8 +19,7 @@ func serveNext(next http.Handler, w *statusWriter, r *http.Request, e *Event) (e
 		w.status = http.StatusOK
 	}
 	if w.status < 200 || w.status > 299 {
-		id, _ := e.object()
-		return &CallbackError{Type: e.Type, ID: id, Err: fmt.Errorf("next handler answered %d", w.status)}
+		return callbackError(e, fmt.Errorf("next handler answered %d", w.status))
 	}
 	return nil
 }
