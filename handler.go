@@ -97,7 +97,9 @@ type Handler struct {
 	// delivery (Warn for 4xx, Error for 5xx), with the reason, the remote
 	// address, the body's size, and when known the event's type and
 	// object id and the index of the secret that matched; an Info record
-	// for each duplicate, and a Debug record for each delivery processed.
+	// for each duplicate and each copy in progress, a Debug record for each
+	// delivery processed, and an Error record for one processed whose claim
+	// Dedup could not complete.
 	// No record holds a secret, a MAC, or a value from the payload. A
 	// callback's error is logged as it returned it; a panic is logged
 	// with its stack but not its value.
