@@ -16,28 +16,32 @@ import (
 )
 
 // TestReplicas runs three Handlers that share d as the replicas of one
-// receiver behind a load balancer, and a sender that delivers 150 events to
+// receiver behind a load balancer, and a sender that delivers 300 events to
 // them as Wootric does, retrying on anything but 2xx. Each event is sent
 // twice at once, to two replicas, the second copy with a new timestamp.
 // The first run of some events fails: a callback returns an error, panics,
-// or hangs past its lease ignoring its context (a replica that died
-// mid-callback); one replica serves through [wootric.Handler.Middleware],
-// whose next handler fails those runs by answering 500, panicking or
-// hanging; and another replica stops listening part way. TestReplicas fails
-// the test unless every event is acknowledged, none before it has run
-// successfully, and each runs successfully exactly once.
+// or hangs past its lease ignoring its context; one replica serves through
+// [wootric.Handler.Middleware], whose next handler fails those runs by
+// answering 500, panicking or hanging. A third of the way through, one
+// replica dies: it stops listening, its connections are cut, and the runs
+// it has under way never finish, so their claims are neither completed nor
+// released. TestReplicas fails the test unless every event is acknowledged,
+// none before it has run successfully, and each runs successfully exactly
+// once.
 //
 // [TestDeduplicator] runs it; call it alone to check a store, or a fleet's
 // configuration, against the Handler.
 func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 	t.Helper()
 	const (
-		events = 150
+		events = 300
 		lease  = 300 * time.Millisecond
 	)
 	account := "NPS-" + randomHex(6) // keys of its own in a shared store
 	ledger := make([]struct{ attempts, successes atomic.Int32 }, events)
 	dead := make(chan struct{}) // closed when the test ends: hung runs return
+	var replica2Down atomic.Bool
+	var cut atomic.Int32 // runs under way on replica 2 when it died
 
 	// work is the run of event i: its first attempt fails in the way i
 	// says; a run that succeeds is counted before it returns.
@@ -64,6 +68,17 @@ func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 		}
 		return err
 	}
+	// Replica 2's runs take a little while, so that some are under way
+	// when it dies; those never finish.
+	dying := func(ctx context.Context, e *wootric.Event) error {
+		time.Sleep(2 * time.Millisecond)
+		if replica2Down.Load() {
+			cut.Add(1)
+			<-dead
+			return errors.New("the replica died")
+		}
+		return callback(ctx, e)
+	}
 
 	var servers [3]*httptest.Server
 	for r := range servers {
@@ -82,6 +97,8 @@ func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 					w.WriteHeader(http.StatusNoContent)
 				}
 			}))
+		} else if r == 2 {
+			h.OnResponseCreated(dying)
 		} else {
 			h.OnResponseCreated(callback)
 		}
@@ -122,9 +139,12 @@ func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 	sem := make(chan struct{}, 32)
 	for i := 0; i < events; i++ {
 		if i == events/3 {
-			wg.Wait()
-			// Replica 2 stops: it takes no new connection, and its open ones
-			// are cut.
+			// Replica 2 dies, with runs under way: they never finish, it
+			// takes no new connection, and its open ones are cut.
+			replica2Down.Store(true)
+			for deadline := time.Now().Add(10 * time.Second); cut.Load() == 0 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			servers[2].Listener.Close()
 			servers[2].CloseClientConnections()
 		}
@@ -150,12 +170,18 @@ func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 		}
 	}
 	wg.Wait()
+	if cut.Load() == 0 {
+		t.Error("replica 2 died with no run under way; the test did not test that")
+	}
 	if fails.Load() > 0 {
 		return
 	}
+	attempts := 0
 	for i := range ledger {
+		attempts += int(ledger[i].attempts.Load())
 		if got := ledger[i].successes.Load(); got != 1 {
 			t.Errorf("event %d ran successfully %d times in %d attempts, want exactly once", i, got, ledger[i].attempts.Load())
 		}
 	}
+	t.Logf("%d events, %d runs begun, %d cut short by replica 2's death", events, attempts+int(cut.Load()), cut.Load())
 }
