@@ -40,6 +40,13 @@ const MaxDepth = 10
 //
 // The Event's Raw field is body itself, not a copy.
 func Decode(body []byte, contentType string) (*Event, error) {
+	e, _, err := decode(body, contentType)
+	return e, err
+}
+
+// decode is Decode, and also returns where the value of the top-level
+// timestamp is in body, which DedupKey leaves out; zeros if it has none.
+func decode(body []byte, contentType string) (*Event, [2]int, error) {
 	d := decoder{s: string(body)}
 	var err error
 	if isJSON(body, contentType) {
@@ -48,9 +55,10 @@ func Decode(body []byte, contentType string) (*Event, error) {
 		err = d.decodeForm()
 	}
 	if err != nil {
-		return nil, err
+		return nil, [2]int{}, err
 	}
-	return d.event(body)
+	e, err := d.event(body)
+	return e, d.stamp, err
 }
 
 // isJSON reports whether a body is JSON: by its Content-Type when that
@@ -532,7 +540,6 @@ func (d *decoder) fillEvent(e *Event, raw []byte) {
 	e.AccountToken = d.account
 	e.SurveyMode = SurveyMode(d.mode)
 	e.Raw = raw
-	e.stamp = d.stamp
 }
 
 func eventType(kind objectKind, name string) EventType {

@@ -101,15 +101,28 @@ const (
 //
 // The key is the object's kind and id and a SHA-256 of that content, such
 // as "response/1128/" and 43 base64url characters: short, the same length
-// for every event, and without personal data in the clear. For an event
-// that Decode did not return, the key covers e.Raw whole or, if Raw is
-// empty, every field of e but Timestamp.
+// for every event, and without personal data in the clear. DedupKey finds
+// the timestamp by decoding e.Raw again (a Handler keeps what it found the
+// first time); if Raw does not decode, the key covers it whole, and if Raw
+// is empty, every field of e but Timestamp.
 func DedupKey(e *Event) string {
+	var stamp [2]int
+	if len(e.Raw) > 0 {
+		if _, s, err := decode(e.Raw, ""); err == nil {
+			stamp = s
+		}
+	}
+	return dedupKey(e, stamp)
+}
+
+// dedupKey returns e's key, given where the value of its timestamp is in
+// e.Raw, as decode found it.
+func dedupKey(e *Event, stamp [2]int) string {
 	h := sha256.New()
 	switch {
-	case e.stamp[1] > 0 && e.stamp[1] <= len(e.Raw):
-		h.Write(e.Raw[:e.stamp[0]])
-		h.Write(e.Raw[e.stamp[1]:])
+	case stamp[1] > 0 && stamp[1] <= len(e.Raw):
+		h.Write(e.Raw[:stamp[0]])
+		h.Write(e.Raw[stamp[1]:])
 	case len(e.Raw) > 0:
 		h.Write(e.Raw)
 	default:

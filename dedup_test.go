@@ -418,3 +418,22 @@ func TestDedupTTLCoversTheReplayWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestDedupKeyIsTheHandlersKey claims DedupKey of a decoded body from the
+// store: the Handler must find its own claim taken.
+func TestDedupKeyIsTheHandlersKey(t *testing.T) {
+	for _, f := range []wootric.Format{wootric.JSON, wootric.Form} {
+		t.Run(f.ContentType(), func(t *testing.T) {
+			d := &wootric.MemoryDeduplicator{}
+			h := wootric.NewHandler(testSecret)
+			h.Dedup = d
+			body := encode(t, sample(t, wootric.ResponseUpdated), f)
+			if res, _, _ := d.Claim(context.Background(), decodedKey(t, body), time.Minute); res != wootric.ClaimAcquired {
+				t.Fatalf("Claim() = %v", res)
+			}
+			if code := serve(t, h, body).Code; code != http.StatusServiceUnavailable {
+				t.Errorf("delivery of a body whose DedupKey is claimed answered %d, want 503", code)
+			}
+		})
+	}
+}

@@ -210,8 +210,9 @@ func EventFromContext(ctx context.Context) (*Event, bool) {
 // delivery is what a Handler knows of one request, for its answer and log.
 type delivery struct {
 	event    *Event
-	size     int64 // bytes read, or the Content-Length before reading
-	secret   int   // index of the secret that matched, or -1
+	size     int64  // bytes read, or the Content-Length before reading
+	secret   int    // index of the secret that matched, or -1
+	stamp    [2]int // where the event's timestamp is in the body
 	dup      bool
 	answered bool  // next has written the answer
 	unstored error // why a processed event could not be completed
@@ -254,7 +255,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if d.secret, err = keys.verify(body, r.Header.Get(SignatureHeader)); err != nil {
 		return err
 	}
-	if d.event, err = Decode(body, r.Header.Get("Content-Type")); err != nil {
+	if d.event, d.stamp, err = decode(body, r.Header.Get("Content-Type")); err != nil {
 		return err
 	}
 	return h.checkWindow(d.event.Timestamp)
@@ -288,7 +289,7 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, n
 	if h.Dedup == nil {
 		return h.run(ctx, w, r, d, next)
 	}
-	key, lease := DedupKey(d.event), h.dedupLease()
+	key, lease := dedupKey(d.event, d.stamp), h.dedupLease()
 	res, token, err := h.Dedup.Claim(ctx, key, lease)
 	switch {
 	case err != nil:

@@ -51,10 +51,6 @@ type Event struct {
 	// Raw is the body exactly as received (and verified), for the fields
 	// this package does not model. It must not be modified.
 	Raw []byte
-
-	// stamp is where Decode found the value of the timestamp in Raw, which
-	// DedupKey leaves out; zero for an event Decode did not return.
-	stamp [2]int
 }
 
 // Response is an end user's answer to a survey.

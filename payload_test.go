@@ -1,6 +1,7 @@
 package wootric_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/wootric-go/wootric"
@@ -65,6 +66,20 @@ func TestEndUserPropertiesNeverNil(t *testing.T) {
 		}
 		if props == nil || len(props) != 0 {
 			t.Errorf("Decode(%q) properties = %#v, want an empty map", body, props)
+		}
+	}
+}
+
+// TestPayloadFieldsAreExported keeps Event, Response and Decline comparable
+// in users' tests with reflect.DeepEqual, testify or go-cmp, which fail or
+// panic on an unexported field.
+func TestPayloadFieldsAreExported(t *testing.T) {
+	for _, v := range []any{wootric.Event{}, wootric.Response{}, wootric.Decline{}} {
+		typ := reflect.TypeOf(v)
+		for i := 0; i < typ.NumField(); i++ {
+			if f := typ.Field(i); !f.IsExported() {
+				t.Errorf("%s.%s is unexported", typ.Name(), f.Name)
+			}
 		}
 	}
 }
