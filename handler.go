@@ -214,7 +214,7 @@ type delivery struct {
 	secret   int    // index of the secret that matched, or -1
 	stamp    [2]int // where the event's timestamp is in the body
 	dup      bool
-	answered bool  // next has written the answer
+	answered int   // the status next has written, or 0
 	unstored error // why a processed event could not be completed
 }
 
@@ -226,9 +226,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	}
 	h.log(r, &d, err)
 	switch {
-	case err == nil && !d.answered:
+	case err == nil && d.answered == 0:
 		w.WriteHeader(http.StatusOK)
-	case err != nil && !d.answered:
+	case err != nil && d.answered == 0:
 		h.fail(w, r, err)
 	case err != nil && panicked(err):
 		// next panicked after it began its answer, which must not reach
@@ -356,7 +356,7 @@ func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
 	sw := &statusWriter{ResponseWriter: w}
 	err := serveNext(next, sw, r, d.event)
-	d.answered = sw.status != 0
+	d.answered = sw.status
 	return err
 }
 
@@ -495,6 +495,9 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 		return
 	}
 	status := StatusCode(err)
+	if d.answered != 0 {
+		status = d.answered
+	}
 	level, msg := slog.LevelDebug, "wootric: delivery processed"
 	switch {
 	case d.dup:

@@ -296,6 +296,18 @@ func TestHandlerLogsACopyInProgress(t *testing.T) {
 	}
 }
 
+func TestHandlerLogsNextsOwnAnswer(t *testing.T) {
+	logs := &logRecords{}
+	h := wootric.NewHandler(testSecret)
+	h.Logger = slog.New(logs)
+	mw := h.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) }))
+	w := httptest.NewRecorder()
+	mw.ServeHTTP(w, delivery(t, readTestdata(t, "decline-created.json"), testSecret, ""))
+	if w.Code != 404 || len(logs.records) != 1 || logs.records[0].level != slog.LevelError || logs.records[0].attrs["status"] != "404" {
+		t.Errorf("answer %d, records %+v; want next's 404 and one Error record with status 404", w.Code, logs.records)
+	}
+}
+
 func TestHandlerLogsDuplicates(t *testing.T) {
 	logs := &logRecords{}
 	h := wootric.NewHandler(testSecret)
