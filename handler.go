@@ -394,57 +394,6 @@ func (h *Handler) maxBodyBytes() int64 {
 	return DefaultMaxBodyBytes
 }
 
-// readBody reads r's body whole, and no more than limit+1 bytes of it. If
-// the request's context ends first, so does the read, where w lets it set
-// the connection's read deadline (a net/http server's does).
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, fmt.Errorf("%w: Content-Length over %d bytes", ErrBodyTooLarge, limit)
-	}
-	if r.Body == nil {
-		return nil, nil
-	}
-	ctx := r.Context()
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() {
-			_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
-		})
-		defer stop()
-	}
-	// The buffer starts at Content-Length, up to 64 KiB: a sender may claim
-	// a megabyte and send nothing. Past that it grows to Content-Length at
-	// once, or doubles when there is none.
-	size := int64(512)
-	if r.ContentLength >= 0 {
-		size = min(r.ContentLength+1, 64<<10) // +1: room to see the end
-	}
-	b := make([]byte, 0, size)
-	lr := io.LimitedReader{R: r.Body, N: limit + 1}
-	for {
-		if len(b) == cap(b) {
-			grow := 2 * int64(cap(b))
-			if r.ContentLength >= int64(cap(b)) {
-				grow = r.ContentLength + 1
-			}
-			b = append(make([]byte, 0, min(grow, limit+1)), b...)
-		}
-		n, err := lr.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if int64(len(b)) > limit {
-			return nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, limit)
-		}
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				err = context.Cause(ctx)
-			}
-			return nil, fmt.Errorf("%w: %w", ErrBodyUnreadable, err)
-		}
-	}
-}
-
 // dispatch runs e's callbacks in turn, stopping at the first that fails.
 func (h *Handler) dispatch(ctx context.Context, e *Event) error {
 	m := h.callbacks.Load()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -89,44 +88,6 @@ func TestDecodeManyProperties(t *testing.T) {
 // TestHandlerSlowBodyEndsWithTheContext sends a body that never ends to a
 // real server whose request context has a deadline: the Handler must give
 // up when the context ends, not wait for the server's ReadTimeout.
-func TestHandlerSlowBodyEndsWithTheContext(t *testing.T) {
-	got := make(chan error, 1)
-	h := wootric.NewHandler(testSecret)
-	h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		got <- err
-		w.WriteHeader(wootric.StatusCode(err))
-	}
-	withDeadline := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 100*time.Millisecond)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-	srv := httptest.NewUnstartedServer(withDeadline)
-	srv.Config.ReadTimeout = time.Minute
-	srv.Start()
-	defer srv.Close()
-
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go func() { _, _ = pw.Write([]byte(`{"response":`)) }() // and then nothing
-	req, _ := http.NewRequest(http.MethodPost, srv.URL, pr)
-	req.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
-	go func() {
-		resp, err := srv.Client().Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-	}()
-	select {
-	case err := <-got:
-		if !errors.Is(err, wootric.ErrBodyUnreadable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("slow body failed with %v, want ErrBodyUnreadable from the context's deadline", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the Handler still reads a body whose request context ended")
-	}
-}
-
 // eventAt returns a signed delivery of a response whose timestamp is ts.
 func eventAt(t *testing.T, ts string) *http.Request {
 	body := []byte(`{"response":{"id":7,"score":9,"updated_at":"2016-08-04T13:57:26.558-07:00"},"event_name":"created","timestamp":` + ts + `}`)

@@ -1,0 +1,121 @@
+package wootric
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// bodyChunk is the size of the pooled buffers a body is read into: a
+// Wootric delivery fits one, and a connection that has sent a few bytes
+// and stalled holds no more than one.
+const bodyChunk = 4 << 10
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, bodyChunk); return &b }}
+
+// readBody reads r's body whole, and no more than limit+1 bytes of it. The
+// memory it holds follows the bytes received, whatever Content-Length
+// claims: a pooled 4 KiB buffer, then one that doubles as more arrive. It
+// returns a copy of the exact size, which the Event keeps.
+//
+// The read ends when the request's context does: through the connection's
+// read deadline where w lets it be set (a net/http server's writer does,
+// and wrappers that Unwrap to it), and otherwise by leaving the read to a
+// goroutine that ends with the connection.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length over %d bytes", ErrBodyTooLarge, limit)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	ctx := r.Context()
+	switch {
+	case ctx.Done() == nil:
+		// The context never ends: nothing to watch.
+		return readLimited(r.Body, limit)
+	case hasReadDeadline(w):
+		stop := context.AfterFunc(ctx, func() {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+		})
+		b, err := readLimited(r.Body, limit)
+		stop()
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrBodyUnreadable, context.Cause(ctx))
+		}
+		return b, err
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := readLimited(r.Body, limit)
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		return res.b, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrBodyUnreadable, context.Cause(ctx))
+	}
+}
+
+// hasReadDeadline reports whether http.NewResponseController(w) can set a
+// read deadline: whether w, or a writer it unwraps to, has the method.
+func hasReadDeadline(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case interface{ SetReadDeadline(time.Time) error }:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
+// readLimited reads body to its end and returns a copy of the exact size,
+// or ErrBodyTooLarge past limit bytes, having read at most limit+1. It
+// reads into a pooled chunk, and past that into memory that grows as
+// io.ReadAll's does, giving the chunk back.
+func readLimited(body io.Reader, limit int64) ([]byte, error) {
+	max := limit // the most bytes read: limit+1, to see a body over the limit
+	if max < math.MaxInt64 {
+		max++
+	}
+	p := bodyPool.Get().(*[]byte)
+	defer func() {
+		if p != nil {
+			bodyPool.Put(p)
+		}
+	}()
+	b := (*p)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+			if p != nil {
+				bodyPool.Put(p)
+				p = nil
+			}
+		}
+		n, err := body.Read(b[len(b):min(int64(cap(b)), max)])
+		b = b[:len(b)+n]
+		switch {
+		case int64(len(b)) > limit:
+			return nil, fmt.Errorf("%w: over %d bytes", ErrBodyTooLarge, limit)
+		case err == io.EOF && p == nil:
+			return b, nil // memory of its own already
+		case err == io.EOF:
+			return append([]byte(nil), b...), nil
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrBodyUnreadable, err)
+		}
+	}
+}
