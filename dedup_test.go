@@ -206,8 +206,8 @@ func TestDedupLeaseEnds(t *testing.T) {
 			return ctx.Err()
 		})
 		body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
-		if code := serve(t, h, body).Code; code != 500 || d.releases.Load() != 1 {
-			t.Errorf("run past its lease answered %d with %d releases, want 500 and 1", code, d.releases.Load())
+		if code := serve(t, h, body).Code; code != 503 || d.releases.Load() != 1 {
+			t.Errorf("run past its lease answered %d with %d releases, want 503 and 1", code, d.releases.Load())
 		}
 		if code := serve(t, h, body).Code; code != 200 || runs.Load() != 2 {
 			t.Errorf("retry answered %d with %d runs, want 200 and 2", code, runs.Load())

@@ -53,6 +53,15 @@ var (
 	// that the sender retries.
 	ErrCallback = errors.New("wootric: callback failed")
 
+	// ErrCallbackTimeout means that a delivery's callbacks had not
+	// returned when the Handler's CallbackTimeout, or with Dedup the
+	// claim's lease, passed, or failed after it. The error is a
+	// *CallbackError, which wraps ErrCallback too. A Handler answers 503
+	// without waiting for them and releases the claim, so that the sender
+	// retries; a callback that ignores its context runs on, and may still
+	// succeed.
+	ErrCallbackTimeout = errors.New("wootric: callback timed out")
+
 	// ErrInProgress means that a Handler with Dedup got a copy of an event
 	// whose claim another delivery holds: it is running now, here or on
 	// another replica, and has not yet succeeded or failed. A Handler
@@ -141,13 +150,13 @@ func (e *CallbackError) Unwrap() []error {
 
 // StatusCode returns the HTTP status a [Handler] answers with for err: 200
 // for nil, 405, 413, 401 or 400 for a refused request, 503 for a delivery
-// in progress elsewhere, and 500 for a missing secret, a failed callback, a
+// in progress elsewhere or callbacks that timed out, and 500 for a missing secret, a failed callback, a
 // failed de-duplication store or an error it does not know.
 func StatusCode(err error) int {
 	switch {
 	case err == nil:
 		return http.StatusOK
-	case errors.Is(err, ErrInProgress):
+	case errors.Is(err, ErrInProgress), errors.Is(err, ErrCallbackTimeout):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,11 @@ import (
 // DefaultMaxBodyBytes is the body size limit of a Handler whose
 // MaxBodyBytes is 0. Wootric's payloads are about 1 KiB.
 const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultCallbackTimeout is how long a Handler whose CallbackTimeout is 0
+// waits for a delivery's callbacks: less than the 30 seconds after which
+// webhook senders commonly give up on an answer.
+const DefaultCallbackTimeout = 20 * time.Second
 
 // A Handler receives Wootric webhook deliveries. For each request it:
 //
@@ -62,6 +66,17 @@ type Handler struct {
 	// it only with a margin well above the sender's retry period, and pair
 	// it with Dedup, which catches the replays inside the window.
 	ReplayWindow time.Duration
+
+	// CallbackTimeout bounds a delivery's callbacks: their context ends
+	// when it passes, and if they have not returned by then the Handler
+	// answers 503 without them (ErrCallbackTimeout) and releases a Dedup
+	// claim, so that the sender retries. Callbacks that ignore their
+	// context run on unwaited for, and may still succeed: make them
+	// idempotent. With Dedup, the claim's lease bounds them too. next,
+	// after Middleware, gets the same context, but is not cut off. Zero
+	// means DefaultCallbackTimeout (20 seconds); a negative value waits for
+	// callbacks however long they take.
+	CallbackTimeout time.Duration
 
 	// Dedup, if not nil, makes each event run once, even when Wootric
 	// sends it again or to several replicas sharing the store. Before any
@@ -214,6 +229,8 @@ type delivery struct {
 	secret   int    // index of the secret that matched, or -1
 	stamp    [2]int // where the event's timestamp is in the body
 	dup      bool
+	key      string // the Dedup claim held, if token is not ""
+	token    string
 	answered int   // the status next has written, or 0
 	unstored error // why a processed event could not be completed
 }
@@ -224,7 +241,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	if err == nil {
 		err = h.process(w, r, &d, next)
 	}
-	h.log(r, &d, err)
+	if err == errAnswered {
+		return
+	}
+	h.end(w, r, &d, h.settle(r.Context(), &d, err))
+}
+
+// end logs how a delivery ended, and answers it unless next has.
+func (h *Handler) end(w http.ResponseWriter, r *http.Request, d *delivery, err error) {
+	h.log(r, d, err)
 	switch {
 	case err == nil && d.answered == 0:
 		w.WriteHeader(http.StatusOK)
@@ -281,13 +306,13 @@ func (h *Handler) checkWindow(ts time.Time) error {
 	return nil
 }
 
-// process claims the event from Dedup, if set, and runs it. It completes
-// the claim if the run succeeded and releases it if not, also when a
-// callback or next panics through it with http.ErrAbortHandler.
-func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) (err error) {
-	ctx := context.WithValue(r.Context(), eventKey{}, d.event)
+// process claims the event from Dedup, if set, and runs it. A claim it
+// takes is in d, for settle; if a callback or next panics through it with
+// http.ErrAbortHandler, it releases the claim itself.
+func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) error {
+	ctx := r.Context()
 	if h.Dedup == nil {
-		return h.run(ctx, w, r, d, next)
+		return h.run(ctx, w, r, d, next, h.callbackTimeout())
 	}
 	key, lease := dedupKey(d.event, d.stamp), h.dedupLease()
 	res, token, err := h.Dedup.Claim(ctx, key, lease)
@@ -302,36 +327,51 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, n
 	case res != ClaimAcquired || token == "":
 		return storeError("claiming", fmt.Errorf("Claim returned %v with token %q", res, token))
 	}
+	d.key, d.token = key, token
 
 	// The run cannot outlive its lease, past which another replica may
-	// run the event. The claim is settled whatever becomes of the request.
-	runCtx, cancel := context.WithTimeout(ctx, lease)
-	defer cancel()
-	settle, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancelSettle()
+	// run the event.
+	limit := lease
+	if t := h.callbackTimeout(); t > 0 {
+		limit = min(t, lease)
+	}
 	ran := false
 	defer func() {
-		if ran {
-			return
-		}
-		if rerr := h.Dedup.Release(settle, key, token); rerr != nil {
-			d.unstored = storeError("releasing", rerr)
+		if !ran {
+			_ = h.settle(ctx, d, errAborted)
 		}
 	}()
-	err = h.run(runCtx, w, r, d, next)
+	err = h.run(ctx, w, r, d, next, limit)
 	ran = true
-	if err != nil {
-		if rerr := h.Dedup.Release(settle, key, token); rerr != nil {
-			err = errors.Join(err, storeError("releasing", rerr))
-		}
+	return err
+}
+
+// errAborted settles the claim of a run that panicked through the Handler.
+var errAborted = errors.New("aborted")
+
+// settle completes d's claim, if it holds one, when err is nil, and
+// releases it otherwise, and returns err with any error of the store's. A
+// store's error completing the claim is kept in d for the log: the event
+// has run, and the answer stays 2xx. The claim is settled whatever becomes
+// of the request, with a context of its own.
+func (h *Handler) settle(ctx context.Context, d *delivery, err error) error {
+	if d.token == "" {
 		return err
 	}
-	if cerr := h.Dedup.Complete(settle, key, token, h.dedupTTL()); cerr != nil {
-		// The event has run: the answer stays 2xx, and the log says
-		// that a replay may run it again.
-		d.unstored = storeError("completing", cerr)
+	token := d.token
+	d.token = ""
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if err == nil {
+		if cerr := h.Dedup.Complete(sctx, d.key, token, h.dedupTTL()); cerr != nil {
+			d.unstored = storeError("completing", cerr)
+		}
+		return nil
 	}
-	return nil
+	if rerr := h.Dedup.Release(sctx, d.key, token); rerr != nil {
+		return errors.Join(err, storeError("releasing", rerr))
+	}
+	return err
 }
 
 // settleTimeout bounds a Complete or Release, which go on after the
@@ -347,17 +387,32 @@ func storeError(op string, err error) error {
 	return fmt.Errorf("%w: %s the delivery: %w", ErrDedupStore, op, err)
 }
 
-// run runs the event's callbacks, then next if there is one.
-func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) error {
-	if err := h.dispatch(ctx, d.event); err != nil || next == nil {
+// run runs the event's callbacks, then next if there is one, within
+// limit if it is positive. Their context carries ctx's values, but does not
+// end with it: see runContext.
+func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler, limit time.Duration) error {
+	rc := newRunContext(ctx, d.event, limit)
+	defer rc.stop()
+	if err := h.dispatch(w, r, d, rc); err != nil || next == nil {
 		return err
 	}
-	r = r.WithContext(ctx)
+	r = r.WithContext(rc)
 	r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
 	sw := &statusWriter{ResponseWriter: w}
 	err := serveNext(next, sw, r, d.event)
 	d.answered = sw.status
 	return err
+}
+
+// callbackTimeout returns CallbackTimeout or its default, or 0 for none.
+func (h *Handler) callbackTimeout() time.Duration {
+	switch {
+	case h.CallbackTimeout > 0:
+		return h.CallbackTimeout
+	case h.CallbackTimeout < 0:
+		return 0
+	}
+	return DefaultCallbackTimeout
 }
 
 func (h *Handler) dedupLease() time.Duration {
@@ -392,50 +447,6 @@ func (h *Handler) maxBodyBytes() int64 {
 		return h.MaxBodyBytes
 	}
 	return DefaultMaxBodyBytes
-}
-
-// dispatch runs e's callbacks in turn, stopping at the first that fails.
-func (h *Handler) dispatch(ctx context.Context, e *Event) error {
-	m := h.callbacks.Load()
-	if m == nil {
-		return nil
-	}
-	for _, fn := range (*m)[e.Type] {
-		if err := runCallback(ctx, fn, e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// runCallback runs one callback, turning its error or panic into a
-// *CallbackError.
-func runCallback(ctx context.Context, fn Callback, e *Event) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = callbackPanic(e, v)
-		}
-	}()
-	if err := fn(ctx, e); err != nil {
-		return callbackError(e, err)
-	}
-	return nil
-}
-
-func callbackError(e *Event, err error) *CallbackError {
-	id, _ := e.object()
-	return &CallbackError{Type: e.Type, ID: id, Err: err}
-}
-
-// callbackPanic returns the *CallbackError of a callback's (or next's)
-// panic with v, and its stack. A panic with http.ErrAbortHandler goes on,
-// as net/http expects.
-func callbackPanic(e *Event, v any) *CallbackError {
-	if v == http.ErrAbortHandler {
-		panic(v)
-	}
-	id, _ := e.object()
-	return &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
 }
 
 // log records how a delivery ended; err is nil for one processed.
