@@ -387,7 +387,7 @@ func (d *decoder) setProp(key string, off int, text string) error {
 		d.rec.props = make(map[string]string, 4)
 	}
 	if _, dup := d.rec.props[key]; dup {
-		return d.errAt(off, d.kind.String()+".end_user_properties."+key, "given twice")
+		return d.errAt(off, d.kind.String()+".end_user_properties", "a property given twice")
 	}
 	d.rec.props[key] = text
 	return nil

@@ -145,12 +145,12 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	key := p.seg(2)
 	if p.n == 3 {
 		if _, dup := d.nested[key]; dup {
-			return d.fieldErr(v, "end_user_properties."+key, "given twice")
+			return d.fieldErr(v, "end_user_properties", "a property given twice")
 		}
 		return d.setProp(key, off, v.s)
 	}
 	if _, dup := d.rec.props[key]; dup {
-		return d.fieldErr(v, "end_user_properties."+key, "given twice")
+		return d.fieldErr(v, "end_user_properties", "a property given twice")
 	}
 	root := d.nested[key]
 	if root == nil {
@@ -166,7 +166,7 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	}
 	leaf := &formNode{leaf: v.s, null: v.kind == valueNull, isLeaf: true}
 	if !root.insert(path, leaf) {
-		return d.fieldErr(v, "end_user_properties."+key, "conflicting nested keys")
+		return d.fieldErr(v, "end_user_properties", "a property with conflicting nested keys")
 	}
 	return nil
 }

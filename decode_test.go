@@ -3,6 +3,10 @@ package wootric_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -505,11 +509,11 @@ func TestDecodeRefuses(t *testing.T) {
 		{"id given twice", `{"response":{"id":1,"id":2,"score":9},"event_name":"created"}`, "response.id", "given twice", 25},
 		{"form id given twice", "response[id]=1&response[id]=1&response[score]=9&event_name=created", "response.id", "given twice", -1},
 		{"event_name given twice", `{"event_name":"created","response":{"id":1,"score":9},"event_name":"updated"}`, "event_name", "given twice", -1},
-		{"property given twice", `{"response":{"id":1,"score":9,"end_user_properties":{"a":1,"a":2}},"event_name":"created"}`, "response.end_user_properties.a", "given twice", -1},
-		{"form property given twice", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a]=2&event_name=created", "response.end_user_properties.a", "given twice", -1},
-		{"form property both value and hash", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a][b]=2&event_name=created", "response.end_user_properties.a", "given twice", -1},
-		{"form property both hash and value", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a]=1&event_name=created", "response.end_user_properties.a", "given twice", -1},
-		{"form nested property conflict", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a][]=1&event_name=created", "response.end_user_properties.a", "conflicting", -1},
+		{"property given twice", `{"response":{"id":1,"score":9,"end_user_properties":{"a":1,"a":2}},"event_name":"created"}`, "response.end_user_properties", "a property given twice", -1},
+		{"form property given twice", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a]=2&event_name=created", "response.end_user_properties", "a property given twice", -1},
+		{"form property both value and hash", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a][b]=2&event_name=created", "response.end_user_properties", "a property given twice", -1},
+		{"form property both hash and value", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a]=1&event_name=created", "response.end_user_properties", "a property given twice", -1},
+		{"form nested property conflict", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a][]=1&event_name=created", "response.end_user_properties", "conflicting", -1},
 		{"response not an object", `{"response":5,"event_name":"created"}`, "response", "not an object", 12},
 		{"properties an array", `{"response":{"id":1,"score":9,"end_user_properties":["a"]},"event_name":"created"}`, "response.end_user_properties", "not an object", -1},
 		{"form properties a value", "response[id]=1&response[score]=9&response[end_user_properties]=Pro&event_name=created", "response.end_user_properties", "not an object", -1},
@@ -693,5 +697,41 @@ end`
 				t.Errorf("Decode(%q) properties[%q] = %q, Rack reads %q", body, k, got[k], v)
 			}
 		}
+	}
+}
+
+// TestPayloadErrorHoldsNoNameFromTheBody sends a property named with an
+// email and a line break, given twice: neither the error nor the log may
+// carry it (personal data, and a forged log line in a text logger).
+func TestPayloadErrorHoldsNoNameFromTheBody(t *testing.T) {
+	const name = "jane@example.com\nlevel=ERROR msg=forged"
+	escaped := url.QueryEscape(name)
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"json", `{"response":{"id":1,"score":9,"end_user_properties":{"` + strings.ReplaceAll(name, "\n", `\n`) + `":1,"` + strings.ReplaceAll(name, "\n", `\n`) + `":2}},"event_name":"created"}`},
+		{"form", "response[id]=1&response[score]=9&response[end_user_properties][" + escaped + "]=1&response[end_user_properties][" + escaped + "]=2&event_name=created"},
+		{"form nested", "response[id]=1&response[score]=9&response[end_user_properties][" + escaped + "][a]=1&response[end_user_properties][" + escaped + "][]=2&event_name=created"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wootric.Decode([]byte(tc.body), "")
+			var pe *wootric.PayloadError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Decode() = %v, want a *PayloadError", err)
+			}
+			if msg := err.Error(); strings.Contains(msg, "jane") || strings.Contains(msg, "\n") || pe.Field != "response.end_user_properties" {
+				t.Errorf("Decode() = %q (Field %q), want no name from the body and Field response.end_user_properties", msg, pe.Field)
+			}
+
+			logs := &logRecords{}
+			h := wootric.NewHandler(testSecret)
+			h.Logger = slog.New(logs)
+			h.ServeHTTP(httptest.NewRecorder(), delivery(t, []byte(tc.body), testSecret, ""))
+			if len(logs.records) != 1 || strings.Contains(fmt.Sprint(logs.records[0].attrs), "jane") {
+				t.Errorf("records %+v, want one without the name", logs.records)
+			}
+		})
 	}
 }

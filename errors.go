@@ -94,7 +94,10 @@ var (
 // never quotes a value from the body, which may be personal data.
 type PayloadError struct {
 	// Field is the dotted path of the field at fault, such as
-	// "response.score", or "" when the fault is in the body's syntax.
+	// "response.score", or "" when the fault is in the body's syntax. It
+	// names only fields this package models, never a name from the body
+	// (an end-user property's name may be anything, an email or a line
+	// break included): Offset says which.
 	Field string
 	// Offset is the byte offset in the body at which the fault was found.
 	Offset int
