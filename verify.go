@@ -31,7 +31,10 @@ func Sign(secret string, body []byte) string {
 //
 // The hex digits may be in either case. The MACs are compared as bytes in
 // constant time. Several secrets let a receiver accept both the old and the
-// new secret while one is being rotated; empty secrets are skipped.
+// new secret while one is being rotated; empty secrets are skipped. A
+// secret is used as given: if one begins or ends with white space, as one
+// read from a file with its newline does, the error says so, naming it by
+// its index among secrets.
 func Verify(body []byte, signature string, secrets ...string) error {
 	if !hasSecret(secrets) {
 		return ErrNoSecret
@@ -51,7 +54,27 @@ func Verify(body []byte, signature string, secrets ...string) error {
 			return nil
 		}
 	}
-	return ErrInvalidSignature
+	return invalidSignature(spacedSecrets(secrets))
+}
+
+// spacedSecrets returns a note naming the first of secrets that begins or
+// ends with white space, by its index, or "". Such a secret, read from a
+// file or an environment variable with its newline, matches no delivery.
+func spacedSecrets(secrets []string) string {
+	for i, s := range secrets {
+		if s != "" && (isSpace(s[0]) || isSpace(s[len(s)-1])) {
+			return fmt.Sprintf("secret %d begins or ends with white space, as one read from a file with its newline does", i)
+		}
+	}
+	return ""
+}
+
+// invalidSignature returns ErrInvalidSignature, with note if there is one.
+func invalidSignature(note string) error {
+	if note == "" {
+		return ErrInvalidSignature
+	}
+	return fmt.Errorf("%w (%s)", ErrInvalidSignature, note)
 }
 
 func hasSecret(secrets []string) bool {
@@ -113,7 +136,8 @@ func unhex(c byte) (byte, bool) {
 // keyring is a Handler's secrets, each with a pool of keyed HMAC states so
 // that a delivery computes its MAC without setting up the key again.
 type keyring struct {
-	keys []*macKey
+	keys   []*macKey
+	spaced string // see spacedSecrets
 }
 
 type macKey struct {
@@ -128,7 +152,7 @@ type macState struct {
 }
 
 func newKeyring(secrets []string) *keyring {
-	k := &keyring{}
+	k := &keyring{spaced: spacedSecrets(secrets)}
 	for i, s := range secrets {
 		if s == "" {
 			continue
@@ -160,5 +184,5 @@ func (k *keyring) verify(body []byte, signature string) (int, error) {
 			return mk.index, nil
 		}
 	}
-	return -1, ErrInvalidSignature
+	return -1, invalidSignature(k.spaced)
 }

@@ -3,6 +3,8 @@ package wootric_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -139,4 +141,45 @@ func FuzzVerify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVerifyNamesASecretWithWhiteSpace: a secret read from a file with its
+// newline matches nothing; the error must say which secret, and never what
+// it is.
+func TestVerifyNamesASecretWithWhiteSpace(t *testing.T) {
+	body := []byte(`{"decline":{"id":19},"event_name":"created"}`)
+	sig := wootric.Sign("s3cret", body)
+	tests := []struct {
+		name    string
+		secrets []string
+		note    string // in the error, "" for none
+	}{
+		{"a trailing newline", []string{"s3cret\n"}, "secret 0 begins or ends with white space"},
+		{"a leading space, second of two", []string{"other", " s3cret"}, "secret 1 begins or ends with white space"},
+		{"none", []string{"other"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, err := range []error{wootric.Verify(body, sig, tc.secrets...), handlerError(t, body, sig, tc.secrets)} {
+				if !errors.Is(err, wootric.ErrInvalidSignature) || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "other") {
+					t.Fatalf("error %q, want ErrInvalidSignature without the secret", err)
+				}
+				if got := strings.Contains(err.Error(), "white space"); got != (tc.note != "") || !strings.Contains(err.Error(), tc.note) {
+					t.Errorf("error %q, want the note %q", err, tc.note)
+				}
+			}
+		})
+	}
+}
+
+// handlerError returns the error a Handler with secrets refuses body with.
+func handlerError(t *testing.T, body []byte, sig string, secrets []string) error {
+	t.Helper()
+	var got error
+	h := wootric.NewHandler(secrets...)
+	h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { got = err }
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set(wootric.SignatureHeader, sig)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	return got
 }
