@@ -33,6 +33,12 @@ var (
 	// answers 405 with "Allow: POST".
 	ErrMethodNotAllowed = errors.New("wootric: method not allowed")
 
+	// ErrUnsupportedEncoding means that the request had a Content-Encoding
+	// other than identity, such as gzip. Wootric signs and sends bodies
+	// as they are; a Handler does not decompress, and answers 415 before
+	// reading the body.
+	ErrUnsupportedEncoding = errors.New("wootric: unsupported Content-Encoding")
+
 	// ErrBodyTooLarge means that the body was longer than the Handler's
 	// MaxBodyBytes. A Handler answers 413 without reading past the limit.
 	ErrBodyTooLarge = errors.New("wootric: body too large")
@@ -152,7 +158,7 @@ func (e *CallbackError) Unwrap() []error {
 }
 
 // StatusCode returns the HTTP status a [Handler] answers with for err: 200
-// for nil, 405, 413, 401 or 400 for a refused request, 503 for a delivery
+// for nil, 405, 413, 415, 401 or 400 for a refused request, 503 for a delivery
 // in progress elsewhere or callbacks that timed out, and 500 for a missing secret, a failed callback, a
 // failed de-duplication store or an error it does not know.
 func StatusCode(err error) int {
@@ -165,6 +171,8 @@ func StatusCode(err error) int {
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrUnsupportedEncoding):
+		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrMissingSignature), errors.Is(err, ErrInvalidSignature):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrMalformedPayload), errors.Is(err, ErrBodyUnreadable), errors.Is(err, ErrOutsideReplayWindow):

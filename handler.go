@@ -26,7 +26,8 @@ const DefaultCallbackTimeout = 20 * time.Second
 // A Handler receives Wootric webhook deliveries. For each request it:
 //
 //  1. refuses a method other than POST (405, with "Allow: POST");
-//  2. reads the body once, refusing it past MaxBodyBytes (413);
+//  2. reads the body once, refusing it past MaxBodyBytes (413), or sent
+//     with a Content-Encoding such as gzip (415);
 //  3. verifies the X-Wootric-Signature header against its secrets (401);
 //  4. decodes the body into an [Event] (400 if malformed);
 //  5. if ReplayWindow is set, checks the event's timestamp (400);
@@ -267,6 +268,9 @@ func (h *Handler) end(w http.ResponseWriter, r *http.Request, d *delivery, err e
 func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) error {
 	if r.Method != http.MethodPost {
 		return ErrMethodNotAllowed
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !equalFold(ce, "identity") {
+		return fmt.Errorf("%w: %.20q", ErrUnsupportedEncoding, ce)
 	}
 	body, err := readBody(w, r, h.maxBodyBytes())
 	if err != nil {

@@ -385,6 +385,11 @@ func TestHandlerErrorHandlerGetsTheReason(t *testing.T) {
 		{"signature", func() *http.Request { return delivery(t, []byte("x"), "wrong", "") }, wootric.ErrInvalidSignature, 401},
 		{"missing signature", func() *http.Request { return delivery(t, []byte("x"), "", "") }, wootric.ErrMissingSignature, 401},
 		{"payload", func() *http.Request { return delivery(t, []byte("x"), testSecret, "") }, wootric.ErrMalformedPayload, 400},
+		{"gzip", func() *http.Request {
+			r := delivery(t, readTestdata(t, "decline-created.json"), testSecret, "")
+			r.Header.Set("Content-Encoding", "gzip")
+			return r
+		}, wootric.ErrUnsupportedEncoding, 415},
 		{"callback", func() *http.Request {
 			return delivery(t, readTestdata(t, "decline-created.json"), testSecret, "")
 		}, failure, 500},
@@ -423,6 +428,10 @@ func TestStatusCode(t *testing.T) {
 		{wootric.ErrInvalidSignature, 401},
 		{&wootric.PayloadError{Field: "response.id", Reason: "missing"}, 400},
 		{wootric.ErrBodyUnreadable, 400},
+		{wootric.ErrUnsupportedEncoding, 415},
+		{wootric.ErrInProgress, 503},
+		{&wootric.CallbackError{Err: wootric.ErrCallbackTimeout}, 503},
+		{fmt.Errorf("%w: x", wootric.ErrDedupStore), 500},
 		{wootric.ErrNoSecret, 500},
 		{&wootric.CallbackError{Err: errors.New("x")}, 500},
 		{errors.New("unknown"), 500},
@@ -492,5 +501,23 @@ func TestHandlerConcurrentDeliveries(t *testing.T) {
 	}
 	if total != workers*each || seen[wootric.ResponseCreated] != workers*each/3 {
 		t.Errorf("callbacks saw %v (total %d), want %d deliveries, a third of each type", seen, total, workers*each)
+	}
+}
+
+func TestHandlerContentEncoding(t *testing.T) {
+	body := readTestdata(t, "decline-created.json")
+	for _, tc := range []struct {
+		encoding string
+		status   int
+	}{{"", 200}, {"identity", 200}, {"IDENTITY", 200}, {"gzip", 415}, {"br", 415}, {"gzip, identity", 415}} {
+		r := delivery(t, body, testSecret, "")
+		if tc.encoding != "" {
+			r.Header.Set("Content-Encoding", tc.encoding)
+		}
+		w := httptest.NewRecorder()
+		wootric.NewHandler(testSecret).ServeHTTP(w, r)
+		if w.Code != tc.status {
+			t.Errorf("Content-Encoding %q: answer %d, want %d", tc.encoding, w.Code, tc.status)
+		}
 	}
 }
