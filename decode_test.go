@@ -1,10 +1,12 @@
 package wootric_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -409,57 +411,53 @@ func TestDecodeEndUserProperties(t *testing.T) {
 }
 
 // TestDecodeAccepts covers what Rails, Rack and Wootric may send beyond the
-// samples: each body must decode, and check says what it must hold.
+// samples: each body must decode to the event wanted.
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
-		name  string
-		body  string
-		check func(e *wootric.Event) bool
+		name string
+		body string
+		want *wootric.Event
 	}{
 		{"unknown event name is its own type", `{"response":{"id":1,"score":9},"event_name":"deleted"}`,
-			func(e *wootric.Event) bool { return e.Type == "response.deleted" && e.Name == "deleted" }},
+			responseEvent("deleted", wootric.Response{ID: 1, Score: 9})},
 		{"unknown decline event", "decline[id]=1&event_name=archived",
-			func(e *wootric.Event) bool { return e.Type == "decline.archived" && e.Decline.ID == 1 }},
+			declineEvent("archived", wootric.Decline{ID: 1})},
 		{"unknown fields of any shape are ignored", `{"response":{"id":1,"score":9,"tags":["a",{"b":[null,true,1.5e-3]}],"survey":{"id":2}},"event_name":"created","extra":{"x":[]},"version":2}`,
-			func(e *wootric.Event) bool { return e.Response.ID == 1 }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"unknown form fields of any shape are ignored", "response[id]=1&response[score]=9&response[survey][id]=2&response[tags][]=a&extra[x][y]=1&version&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.ID == 1 }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"a decline ignores response-only fields", `{"decline":{"id":1,"score":"n/a","text":{},"excluded_from_calculations":7},"event_name":"created"}`,
-			func(e *wootric.Event) bool { return e.Type == wootric.DeclineCreated && e.Decline.ID == 1 }},
+			declineEvent("created", wootric.Decline{ID: 1})},
 		{"a null object is absent", `{"response":null,"decline":{"id":3},"event_name":"created"}`,
-			func(e *wootric.Event) bool { return e.Decline != nil && e.Response == nil }},
+			declineEvent("created", wootric.Decline{ID: 3})},
 		{"json null strings are empty", `{"response":{"id":1,"score":0,"text":null,"email":null},"event_name":"created"}`,
-			func(e *wootric.Event) bool { return e.Response.Text == "" && e.Response.Score == 0 }},
+			responseEvent("created", wootric.Response{ID: 1})},
 		{"json number or boolean kept as text in a string field", `{"response":{"id":1,"score":9,"external_id":123,"email":true},"event_name":"created"}`,
-			func(e *wootric.Event) bool { return e.Response.ExternalID == "123" && e.Response.Email == "true" }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, ExternalID: "123", Email: "true"})},
 		{"json escapes", `{"response":{"id":1,"score":9,"text":"\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\u0026"},"event_name":"cre\u0061ted"}`,
-			func(e *wootric.Event) bool {
-				return e.Response.Text == "\"\\/\b\f\n\r\té😀&" && e.Type == wootric.ResponseCreated
-			}},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "\"\\/\b\f\n\r\té😀&"})},
 		{"json negative and zero integers", `{"response":{"id":-0,"score":-1,"end_user_id":0},"event_name":"created"}`,
-			func(e *wootric.Event) bool { return e.Response.ID == 0 && e.Response.Score == -1 }},
+			responseEvent("created", wootric.Response{Score: -1})},
 		{"json largest id", `{"response":{"id":9223372036854775807,"score":9},"event_name":"created"}`,
-			func(e *wootric.Event) bool { return e.Response.ID == 1<<63-1 }},
+			responseEvent("created", wootric.Response{ID: 1<<63 - 1, Score: 9})},
 		{"form plus and %20 are spaces", "response[id]=1&response[score]=9&response[text]=a+b%20c&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.Text == "a b c" }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "a b c"})},
 		{"form %2B is a plus", "response[id]=1&response[score]=9&response[email]=a%2Bb%40x.io&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.Email == "a+b@x.io" }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Email: "a+b@x.io"})},
 		{"form lower-case escapes", "response%5bid%5d=1&response%5bscore%5d=9&response%5btext%5d=%c3%a9&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.Text == "é" }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "é"})},
 		{"form raw UTF-8", "response[id]=1&response[score]=9&response[text]=café&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.Text == "café" }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "café"})},
 		{"form key without = is null", "response[id]=1&response[score]=9&response[text]&response[end_user_id]&response[excluded_from_calculations]&timestamp&event_name=created",
-			func(e *wootric.Event) bool {
-				return e.Response.Text == "" && e.Response.EndUserID == 0 && e.Timestamp.IsZero()
-			}},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"form empty values are null", "response[id]=1&response[score]=9&response[survey_id]=&response[created_at]=&response[excluded_from_calculations]=&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.SurveyID == 0 && e.Response.CreatedAt.IsZero() }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"form empty pairs are skipped", "&&response[id]=1&&response[score]=9&event_name=created&",
-			func(e *wootric.Event) bool { return e.Response.ID == 1 }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"form booleans", "response[id]=1&response[score]=9&response[excluded_from_calculations]=true&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.ExcludedFromCalculations }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, ExcludedFromCalculations: true})},
 		{"form value with = and ;", "response[id]=1&response[score]=9&response[text]=a=b;c&event_name=created",
-			func(e *wootric.Event) bool { return e.Response.Text == "a=b;c" }},
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "a=b;c"})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -467,11 +465,28 @@ func TestDecodeAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode(%q) = %v", tc.body, err)
 			}
-			if !tc.check(e) {
-				t.Errorf("Decode(%q) = %+v, %+v, %+v", tc.body, e, e.Response, e.Decline)
+			if got, want := eventJSON(t, e, time.Nanosecond), eventJSON(t, tc.want, time.Nanosecond); got != want {
+				t.Errorf("Decode(%q) =\n%s\nwant\n%s", tc.body, got, want)
 			}
 		})
 	}
+}
+
+// responseEvent returns a response event named name, with r, no properties
+// unless r has some, and no top-level field but event_name.
+func responseEvent(name string, r wootric.Response) *wootric.Event {
+	if r.EndUserProperties == nil {
+		r.EndUserProperties = map[string]string{}
+	}
+	return &wootric.Event{Type: wootric.EventType("response." + name), Name: name, Response: &r}
+}
+
+// declineEvent is responseEvent for a decline.
+func declineEvent(name string, d wootric.Decline) *wootric.Event {
+	if d.EndUserProperties == nil {
+		d.EndUserProperties = map[string]string{}
+	}
+	return &wootric.Event{Type: wootric.EventType("decline." + name), Name: name, Decline: &d}
 }
 
 func TestDecodeRefuses(t *testing.T) {
@@ -731,6 +746,98 @@ func TestPayloadErrorHoldsNoNameFromTheBody(t *testing.T) {
 			h.ServeHTTP(httptest.NewRecorder(), delivery(t, []byte(tc.body), testSecret, ""))
 			if len(logs.records) != 1 || strings.Contains(fmt.Sprint(logs.records[0].attrs), "jane") {
 				t.Errorf("records %+v, want one without the name", logs.records)
+			}
+		})
+	}
+}
+
+// TestDecodeStopsAtMaxDepth feeds a megabyte of nesting: Decode must stop
+// where the nesting passes MaxDepth, not walk on.
+func TestDecodeStopsAtMaxDepth(t *testing.T) {
+	const size = 1 << 20
+	tests := []struct {
+		name string
+		body string
+		max  int // the error's offset is at most this
+	}{
+		{"json arrays", `{"x":` + strings.Repeat("[", size), 5 + wootric.MaxDepth},
+		{"json objects", `{"x":` + strings.Repeat(`{"a":`, size/5), 5 + 5*wootric.MaxDepth},
+		{"json properties", `{"response":{"id":1,"score":9,"end_user_properties":{"a":` + strings.Repeat("[", size), 60 + wootric.MaxDepth},
+		{"form key", "event_name=created&x" + strings.Repeat("[a]", size/3) + "=1", 19},
+		{"form escaped key", "event_name=created&x" + strings.Repeat("%5Ba%5D", size/7) + "=1", 19},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wootric.Decode([]byte(tc.body), "")
+			var pe *wootric.PayloadError
+			if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "nested deeper") || pe.Offset > tc.max {
+				t.Fatalf("Decode(deep %s) = %v, want a nesting error by byte %d", tc.name, err, tc.max)
+			}
+		})
+	}
+}
+
+// manyProperties returns a delivery with n end-user properties, in JSON or
+// as a form.
+func manyProperties(n int, form bool) []byte {
+	var b bytes.Buffer
+	if form {
+		b.WriteString("event_name=created&response[id]=1&response[score]=9")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "&response[end_user_properties][p%d]=%d", i, i)
+		}
+		return b.Bytes()
+	}
+	b.WriteString(`{"event_name":"created","response":{"id":1,"score":9,"end_user_properties":{`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"p%d":%d`, i, i)
+	}
+	b.WriteString("}}}")
+	return b.Bytes()
+}
+
+// TestDecodeManyProperties decodes 200,000 properties, in linear time (see
+// BenchmarkDecodeManyProperties): there is no count limit, the body size
+// limit bounds them. A Handler's default 1 MiB refuses such a body.
+func TestDecodeManyProperties(t *testing.T) {
+	const n = 200000
+	for _, form := range []bool{false, true} {
+		body := manyProperties(n, form)
+		e, err := wootric.Decode(body, "")
+		if err != nil || len(e.Response.EndUserProperties) != n || e.Response.EndUserProperties["p199999"] != "199999" {
+			t.Fatalf("Decode(%d properties, form %v) = %v", n, form, err)
+		}
+		h := wootric.NewHandler(testSecret)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, delivery(t, body, testSecret, ""))
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("Handler with the default limit answered %d to %d bytes, want 413", w.Code, len(body))
+		}
+	}
+}
+
+// TestHandlerSlowBodyEndsWithTheContext sends a body that never ends to a
+// real server whose request context has a deadline: the Handler must give
+// up when the context ends, not wait for the server's ReadTimeout.
+// eventAt returns a signed delivery of a response whose timestamp is ts.
+
+func BenchmarkDecodeManyProperties(b *testing.B) {
+	for _, form := range []bool{false, true} {
+		body := manyProperties(200000, form)
+		name := "json"
+		if form {
+			name = "form"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := wootric.Decode(body, ""); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wootric-go/wootric"
 )
@@ -521,3 +522,102 @@ func TestHandlerContentEncoding(t *testing.T) {
 		}
 	}
 }
+
+func eventAt(t *testing.T, ts string) *http.Request {
+	body := []byte(`{"response":{"id":7,"score":9,"updated_at":"2016-08-04T13:57:26.558-07:00"},"event_name":"created","timestamp":` + ts + `}`)
+	return delivery(t, body, testSecret, "")
+}
+
+func TestHandlerReplayWindow(t *testing.T) {
+	now := time.Now()
+	stamp := func(d time.Duration) string { return `"` + now.Add(d).Format(time.RFC3339Nano) + `"` }
+	tests := []struct {
+		name   string
+		window time.Duration
+		ts     string
+		status int
+	}{
+		{"off by default: any age", 0, `"2016-08-04T13:57:31.329-07:00"`, 200},
+		{"off by default: no timestamp", 0, `null`, 200},
+		{"inside the window", 5 * time.Minute, stamp(-4 * time.Minute), 200},
+		{"just now", 5 * time.Minute, stamp(0), 200},
+		{"slightly in the future", 5 * time.Minute, stamp(30 * time.Second), 200},
+		{"older than the window", 5 * time.Minute, stamp(-6 * time.Minute), 400},
+		{"far older", 5 * time.Minute, `"2016-08-04T13:57:31.329-07:00"`, 400},
+		{"too far in the future", 5 * time.Minute, stamp(2 * time.Minute), 400},
+		{"no timestamp", 5 * time.Minute, `null`, 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ran atomic.Int32
+			var got error
+			h := wootric.NewHandler(testSecret)
+			h.ReplayWindow = tc.window
+			h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
+			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				w.WriteHeader(wootric.StatusCode(err))
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, eventAt(t, tc.ts))
+			if w.Code != tc.status {
+				t.Fatalf("status = %d (%v), want %d", w.Code, got, tc.status)
+			}
+			if tc.status != 200 && (!errors.Is(got, wootric.ErrOutsideReplayWindow) || ran.Load() != 0) {
+				t.Errorf("refusal %v with %d callbacks run, want ErrOutsideReplayWindow and none", got, ran.Load())
+			}
+		})
+	}
+}
+
+// FuzzHandler drives the whole Handler with signed and unsigned bodies: it
+// must never panic, answer only with the statuses of its contract, and run
+// the callback exactly for the deliveries it accepts, with the body as sent.
+func FuzzHandler(f *testing.F) {
+	for _, name := range []string{"doc-response-created.json", "decline-created.json", "response-created.form", "decline-created.form", "doc-decline-created.json", "rails/response-updated-rich.to_query.form"} {
+		body := readTestdata(f, name)
+		f.Add(body, "", true)
+		f.Add(body, "application/json", false)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string, signed bool) {
+		var got *wootric.Event
+		h := wootric.NewHandler(testSecret)
+		h.MaxBodyBytes = 4096
+		for _, typ := range []wootric.EventType{wootric.ResponseCreated, wootric.ResponseUpdated, wootric.DeclineCreated} {
+			h.On(typ, func(_ context.Context, e *wootric.Event) error {
+				if got != nil {
+					t.Fatal("two callbacks for one delivery")
+				}
+				got = e
+				return nil
+			})
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		if signed {
+			r.Header.Set(wootric.SignatureHeader, wootric.Sign(testSecret, body))
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch {
+		case w.Code == 200:
+			e, err := wootric.Decode(body, contentType)
+			if !signed || err != nil {
+				t.Fatalf("200 for a delivery signed %v that Decode refuses with %v", signed, err)
+			}
+			known := e.Type == wootric.ResponseCreated || e.Type == wootric.ResponseUpdated || e.Type == wootric.DeclineCreated
+			if known != (got != nil) || got != nil && !bytes.Equal(got.Raw, body) {
+				t.Fatalf("event %s: callback got %v", e.Type, got)
+			}
+		case w.Code == 401 && !signed, w.Code == 400 && signed, w.Code == 413 && len(body) > 4096:
+			if got != nil {
+				t.Fatalf("callback ran for a refused delivery (%d)", w.Code)
+			}
+		default:
+			t.Fatalf("status %d for a delivery signed %v", w.Code, signed)
+		}
+	})
+}
+
+// BenchmarkDecodeManyProperties measures the cost of a hostile flat map of
+// 200,000 end-user properties, which Decode accepts rather than counts.
