@@ -22,10 +22,11 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, bodyChunk); return 
 // claims: a pooled 4 KiB buffer, then one that doubles as more arrive. It
 // returns a copy of the exact size, which the Event keeps.
 //
-// The read ends when the request's context does: through the connection's
-// read deadline where w lets it be set (a net/http server's writer does,
-// and wrappers that Unwrap to it), and otherwise by leaving the read to a
-// goroutine that ends with the connection.
+// If the request's context has a deadline, the read ends when the context
+// does: through the connection's read deadline where w lets it be set (a
+// net/http server's writer does, and wrappers that Unwrap to it), and
+// otherwise by leaving the read to a goroutine that ends with the
+// connection.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length over %d bytes", ErrBodyTooLarge, limit)
@@ -34,15 +35,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, nil
 	}
 	ctx := r.Context()
+	_, hasDeadline := ctx.Deadline()
 	switch {
-	case ctx.Done() == nil:
-		// The context never ends: nothing to watch.
-		return readLimited(r.Body, limit)
+	case !hasDeadline:
+		// A net/http server ends a request's context while its body is
+		// read only when the connection fails, which ends the read too:
+		// a context that ends otherwise is one a caller derived, with a
+		// deadline, such as http.TimeoutHandler's. Watching every context
+		// would cost each delivery a registration with its parent.
+		return readLimited(r.Body, limit, r.ContentLength)
 	case hasReadDeadline(w):
 		stop := context.AfterFunc(ctx, func() {
 			_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
 		})
-		b, err := readLimited(r.Body, limit)
+		b, err := readLimited(r.Body, limit, r.ContentLength)
 		stop()
 		if err != nil && ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ErrBodyUnreadable, context.Cause(ctx))
@@ -55,7 +61,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := readLimited(r.Body, limit)
+		b, err := readLimited(r.Body, limit, r.ContentLength)
 		done <- result{b, err}
 	}()
 	select {
@@ -81,22 +87,30 @@ func hasReadDeadline(w http.ResponseWriter) bool {
 	}
 }
 
-// readLimited reads body to its end and returns a copy of the exact size,
-// or ErrBodyTooLarge past limit bytes, having read at most limit+1. It
-// reads into a pooled chunk, and past that into memory that grows as
-// io.ReadAll's does, giving the chunk back.
-func readLimited(body io.Reader, limit int64) ([]byte, error) {
+// readLimited reads body to its end, or fails with ErrBodyTooLarge past
+// limit bytes, having read at most limit+1. A body whose length is known
+// and fits a chunk is read into memory of its exact size (and one byte,
+// to see its end); any other into a pooled chunk, and past that into
+// memory that grows as io.ReadAll's does, giving the chunk back. The bytes
+// it returns are the caller's.
+func readLimited(body io.Reader, limit, length int64) ([]byte, error) {
 	max := limit // the most bytes read: limit+1, to see a body over the limit
 	if max < math.MaxInt64 {
 		max++
 	}
-	p := bodyPool.Get().(*[]byte)
+	var p *[]byte
+	var b []byte
+	if length >= 0 && length < bodyChunk {
+		b = make([]byte, 0, length+1)
+	} else {
+		p = bodyPool.Get().(*[]byte)
+		b = (*p)[:0]
+	}
 	defer func() {
 		if p != nil {
 			bodyPool.Put(p)
 		}
 	}()
-	b := (*p)[:0]
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
@@ -113,7 +127,7 @@ func readLimited(body io.Reader, limit int64) ([]byte, error) {
 		case err == io.EOF && p == nil:
 			return b, nil // memory of its own already
 		case err == io.EOF:
-			return append([]byte(nil), b...), nil
+			return append([]byte(nil), b...), nil // out of the pooled chunk
 		case err != nil:
 			return nil, fmt.Errorf("%w: %w", ErrBodyUnreadable, err)
 		}

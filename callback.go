@@ -21,6 +21,7 @@ type runContext struct {
 	context.Context // the request's, for its values
 	event           *Event
 	deadline        time.Time
+	limit           time.Duration // from the start of the run to deadline
 
 	mu      sync.Mutex
 	done    chan struct{}
@@ -29,7 +30,7 @@ type runContext struct {
 }
 
 func newRunContext(parent context.Context, e *Event, limit time.Duration) *runContext {
-	c := &runContext{Context: parent, event: e}
+	c := &runContext{Context: parent, event: e, limit: limit}
 	if limit > 0 {
 		c.deadline = time.Now().Add(limit)
 	}
@@ -206,17 +207,20 @@ func (a *wholeAnswer) send(w http.ResponseWriter) {
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, d *delivery, ctx *runContext) error {
 	e := d.event
 	m := h.callbacks.Load()
-	if m == nil || len((*m)[e.Type]) == 0 {
+	if m == nil {
 		return nil
 	}
 	fns := (*m)[e.Type]
+	if len(fns) == 0 {
+		return nil
+	}
 	if ctx.deadline.IsZero() {
 		return runCallbacks(ctx, fns, e)
 	}
 	wt := watchPool.Get().(*watch)
 	wt.h, wt.w, wt.r, wt.d, wt.ctx = h, w, r, *d, ctx
 	wt.state.Store(watchArmed)
-	wt.timer.Reset(time.Until(ctx.deadline))
+	wt.timer.Reset(ctx.limit)
 	returned := false
 	defer func() {
 		if !returned { // a panic with http.ErrAbortHandler

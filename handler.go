@@ -269,7 +269,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if r.Method != http.MethodPost {
 		return ErrMethodNotAllowed
 	}
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !equalFold(ce, "identity") {
+	if ce := headerValue(r.Header, "Content-Encoding"); ce != "" && !equalFold(ce, "identity") {
 		return fmt.Errorf("%w: %.20q", ErrUnsupportedEncoding, ce)
 	}
 	body, err := readBody(w, r, h.maxBodyBytes())
@@ -281,10 +281,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if keys == nil {
 		return ErrNoSecret
 	}
-	if d.secret, err = keys.verify(body, r.Header.Get(SignatureHeader)); err != nil {
+	if d.secret, err = keys.verify(body, headerValue(r.Header, SignatureHeader)); err != nil {
 		return err
 	}
-	if d.event, d.stamp, err = decode(body, r.Header.Get("Content-Type")); err != nil {
+	if d.event, d.stamp, err = decode(body, headerValue(r.Header, "Content-Type")); err != nil {
 		return err
 	}
 	return h.checkWindow(d.event.Timestamp)
@@ -468,4 +468,13 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	code := StatusCode(err)
 	http.Error(w, http.StatusText(code), code)
+}
+
+// headerValue is h.Get(key) for a key already in canonical form: the
+// lookup without canonicalizing the key again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Throughput of the library's Handler under load, beside a handler that reads
+# the body and checks its HMAC, and a bare one that only reads it: wrk, 2
+# threads, 32 connections, the documentation's JSON response sample, signed.
+# The three are measured in turn, ROUNDS times (9 by default) for
+# SECONDS_EACH seconds each (5); each round's figures are divided by that
+# round's bare handler's, which cancels the drift of a shared machine, and
+# the medians are printed.
+#
+#   bench/wrk.sh            # needs wrk (Debian: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-9} seconds=${SECONDS_EACH:-5}
+secret=loadtest-secret
+body=testdata/doc-response-created.json
+tmp=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+go build -o "$tmp/loadserver" ./bench/loadserver
+# PIN=1 runs the server on CPU 0 and wrk on CPU 1 (one thread), so that
+# they do not contend for the same cores; it needs taskset and two CPUs.
+server_cmd=() wrk_cmd=(wrk -t2)
+if [ "${PIN:-0}" = 1 ]; then
+  server_cmd=(taskset -c 0 env GOMAXPROCS=1) wrk_cmd=(taskset -c 1 wrk -t1)
+fi
+"${server_cmd[@]}" "$tmp/loadserver" -secret "$secret" &
+server=$!
+sig=$(go run ./cmd/wootric-webhook sign -secret "$secret" < "$body")
+cat > "$tmp/post.lua" <<LUA
+local f = io.open("$body", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Wootric-Signature"] = "$sig"
+done = function(summary, latency, requests)
+  local non2xx = summary.errors.status
+  if non2xx > 0 then io.stderr:write("non-2xx answers: " .. non2xx .. "\n") end
+end
+LUA
+for port in 18081 18082 18083; do
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+done
+
+declare -A runs=([Handler]="" [read+HMAC]="" [bare]="") ratios=([Handler]="" [read+HMAC]="" [bare]="")
+for round in $(seq "$rounds"); do
+  declare -A this=()
+  for name in Handler read+HMAC bare; do
+    case $name in Handler) port=18081 ;; read+HMAC) port=18082 ;; bare) port=18083 ;; esac
+    rps=$("${wrk_cmd[@]}" -c32 -d"${seconds}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+    this[$name]=$rps
+    runs[$name]+="$rps "
+  done
+  line="round $round"
+  for name in Handler read+HMAC bare; do
+    ratio=$(echo "${this[$name]} / ${this[bare]}" | bc -l)
+    ratios[$name]+="$ratio "
+    line+=$(printf '  %s %.0f req/s (%.3f)' "$name" "${this[$name]}" "$ratio")
+  done
+  echo "$line"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo
+echo "medians of $rounds rounds of ${seconds}s; the ratio is each round's to the bare handler's in that round"
+printf '%-10s %12s %8s\n' receiver "req/s" "÷ bare"
+for name in Handler read+HMAC bare; do
+  printf '%-10s %12.0f %8.3f\n' "$name" "$(echo "${runs[$name]}" | median)" "$(echo "${ratios[$name]}" | median)"
+done
