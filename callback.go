@@ -69,9 +69,10 @@ func (c *runContext) Err() error {
 		return nil
 	}
 	c.mu.Lock()
-	expired := c.expired
-	c.mu.Unlock()
-	if expired || !time.Now().Before(c.deadline) {
+	defer c.mu.Unlock()
+	// Once Done has been handed out, Err follows it: non-nil only when it
+	// is closed.
+	if c.expired || c.done == nil && !time.Now().Before(c.deadline) {
 		return context.DeadlineExceeded
 	}
 	return nil

@@ -113,3 +113,41 @@ func TestHandlerAnswersBeforeAHungCallbackReturns(t *testing.T) {
 		t.Errorf("answer %d while the callback hangs, want 503", code)
 	}
 }
+
+// TestCallbackContextKeepsTheContract checks the callbacks' context as
+// package context documents one: Err is nil until Done is closed, then
+// DeadlineExceeded; the deadline is the Handler's; values and the event
+// are there; and the sender hanging up does not end it.
+func TestCallbackContextKeepsTheContract(t *testing.T) {
+	type key struct{}
+	h := wootric.NewHandler(testSecret)
+	h.CallbackTimeout = 100 * time.Millisecond
+	var problems []string
+	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		if got, _ := wootric.EventFromContext(ctx); got != e {
+			problems = append(problems, "EventFromContext is not the event")
+		}
+		if ctx.Value(key{}) != "v" {
+			problems = append(problems, "the request's value is lost")
+		}
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > 100*time.Millisecond {
+			problems = append(problems, "no deadline within CallbackTimeout")
+		}
+		done := ctx.Done()
+		if ctx.Err() != nil {
+			problems = append(problems, "Err before Done is closed")
+		}
+		<-done
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			problems = append(problems, "Err after Done is not DeadlineExceeded")
+		}
+		return nil
+	})
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	cancel() // the sender has hung up
+	r := delivery(t, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON), testSecret, "").WithContext(parent)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if len(problems) > 0 {
+		t.Errorf("callback's context: %v", problems)
+	}
+}

@@ -137,9 +137,12 @@ type Handler struct {
 }
 
 // Callback is a function a Handler runs for each delivery of the event type
-// it is registered for. ctx is the request's context, from which
-// [EventFromContext] also returns e. An error or a panic makes the Handler
-// answer 500, so that Wootric sends the delivery again. Later callbacks,
+// it is registered for. ctx carries the request's values, and e, which
+// [EventFromContext] also returns from it; it ends when the Handler's
+// CallbackTimeout (or a Dedup claim's lease) passes, and not when the sender
+// hangs up, so that a run the sender gave up on can still succeed. An error
+// or a panic makes the Handler answer 500, and a callback still running at
+// the deadline 503, so that Wootric sends the delivery again. Later callbacks,
 // and next after Middleware, get the same e, so a callback that changes e
 // changes it for them. The Handler never reuses e or its Raw bytes, so a
 // callback may keep them.
