@@ -42,27 +42,41 @@ for port in 18081 18082 18083; do
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 
+# The server's CPU time (user + system, in clock ticks) per request is
+# steadier than req/s on a shared machine: wrk's share of the cores and the
+# host's steal time do not change it.
+cputicks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz=$(getconf CLK_TCK)
 declare -A runs=([Handler]="" [read+HMAC]="" [bare]="") ratios=([Handler]="" [read+HMAC]="" [bare]="")
+declare -A cpus=([Handler]="" [read+HMAC]="" [bare]="") cpuratios=([Handler]="" [read+HMAC]="" [bare]="")
 for round in $(seq "$rounds"); do
-  declare -A this=()
+  declare -A this=() thiscpu=()
   for name in Handler read+HMAC bare; do
     case $name in Handler) port=18081 ;; read+HMAC) port=18082 ;; bare) port=18083 ;; esac
-    rps=$("${wrk_cmd[@]}" -c32 -d"${seconds}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-    this[$name]=$rps
-    runs[$name]+="$rps "
+    before=$(cputicks)
+    out=$("${wrk_cmd[@]}" -c32 -d"${seconds}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/")
+    after=$(cputicks)
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu=$(echo "($after - $before) * 1000000 / $hz / $requests" | bc -l) # µs a request
+    this[$name]=$rps thiscpu[$name]=$cpu
+    runs[$name]+="$rps " cpus[$name]+="$cpu "
   done
   line="round $round"
   for name in Handler read+HMAC bare; do
     ratio=$(echo "${this[$name]} / ${this[bare]}" | bc -l)
-    ratios[$name]+="$ratio "
-    line+=$(printf '  %s %.0f req/s (%.3f)' "$name" "${this[$name]}" "$ratio")
+    cpuratio=$(echo "${thiscpu[bare]} / ${thiscpu[$name]}" | bc -l)
+    ratios[$name]+="$ratio " cpuratios[$name]+="$cpuratio "
+    line+=$(printf '  %s %.0f req/s (%.3f) %.2f µs CPU (%.3f)' "$name" "${this[$name]}" "$ratio" "${thiscpu[$name]}" "$cpuratio")
   done
   echo "$line"
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
-echo "medians of $rounds rounds of ${seconds}s; the ratio is each round's to the bare handler's in that round"
-printf '%-10s %12s %8s\n' receiver "req/s" "÷ bare"
+echo "medians of $rounds rounds of ${seconds}s; each ratio is to the bare handler's in the same round:"
+echo "req/s, and the bare handler's server CPU time a request divided by the receiver's"
+printf '%-10s %12s %8s %14s %8s\n' receiver "req/s" "÷ bare" "CPU µs/req" "bare ÷"
 for name in Handler read+HMAC bare; do
-  printf '%-10s %12.0f %8.3f\n' "$name" "$(echo "${runs[$name]}" | median)" "$(echo "${ratios[$name]}" | median)"
+  printf '%-10s %12.0f %8.3f %14.2f %8.3f\n' "$name" "$(echo "${runs[$name]}" | median)" "$(echo "${ratios[$name]}" | median)" \
+    "$(echo "${cpus[$name]}" | median)" "$(echo "${cpuratios[$name]}" | median)"
 done
