@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -110,9 +111,10 @@ var errAnswered = errors.New("answered at the deadline")
 // goroutine. Watches are pooled with their timer, so that a delivery whose
 // callbacks return in time costs a Reset and a Stop, and no goroutine.
 type watch struct {
-	timer *time.Timer  // calls fire
-	state atomic.Int32 // watchArmed, watchDisarmed or watchFired
-	mu    sync.Mutex   // held by fire while it answers
+	timer    *time.Timer  // calls fire
+	state    atomic.Int32 // watchArmed, watchDisarmed or watchFired
+	mu       sync.Mutex   // held by fire while it answers
+	answered bool         // by fire, under mu
 
 	h   *Handler
 	w   http.ResponseWriter
@@ -140,6 +142,14 @@ func (wt *watch) fire() {
 	if !wt.state.CompareAndSwap(watchArmed, watchFired) {
 		return
 	}
+	defer func() {
+		// Not the request's goroutine: a panic here (an ErrorHandler's)
+		// would end the program, where net/http would have recovered it.
+		if v := recover(); v != nil && wt.h.Logger != nil {
+			wt.h.Logger.Error("wootric: ErrorHandler panicked answering a callback timeout", slog.String("stack", string(debug.Stack())))
+		}
+		wt.answered = true // whatever it wrote, nothing more may be
+	}()
 	wt.ctx.expire()
 	d := &wt.d
 	err := wt.h.settle(wt.r.Context(), d, callbackError(d.event, ErrCallbackTimeout))
@@ -159,14 +169,18 @@ func (wt *watch) disarm() (fired bool) {
 		// it is left to the garbage collector.
 		return false
 	}
-	wt.mu.Lock() // fire has answered once it lets go
+	// fire has the lock from before it took the watch until it has
+	// answered.
+	wt.mu.Lock()
+	answered := wt.answered
 	wt.mu.Unlock()
 	wt.put()
-	return true
+	return answered
 }
 
 func (wt *watch) put() {
 	wt.h, wt.w, wt.r, wt.d, wt.ctx = nil, nil, nil, delivery{}, nil
+	wt.answered = false
 	watchPool.Put(wt)
 }
 

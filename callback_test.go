@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -150,4 +151,16 @@ func TestCallbackContextKeepsTheContract(t *testing.T) {
 	if len(problems) > 0 {
 		t.Errorf("callback's context: %v", problems)
 	}
+}
+
+// TestHandlerSurvivesAnErrorHandlerPanicAtTheDeadline: the deadline's answer
+// is written outside the request's goroutine, where net/http would not
+// recover a panic.
+func TestHandlerSurvivesAnErrorHandlerPanicAtTheDeadline(t *testing.T) {
+	h := wootric.NewHandler(testSecret)
+	h.CallbackTimeout = 20 * time.Millisecond
+	h.Logger = slog.New(&logRecords{})
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { time.Sleep(100 * time.Millisecond); return nil })
+	h.ErrorHandler = func(http.ResponseWriter, *http.Request, error) { panic("ErrorHandler bug") }
+	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)) // must not end the test binary
 }
