@@ -25,16 +25,17 @@ const DefaultCallbackTimeout = 20 * time.Second
 
 // A Handler receives Wootric webhook deliveries. For each request it:
 //
-//  1. refuses a method other than POST (405, with "Allow: POST");
-//  2. reads the body once, refusing it past MaxBodyBytes (413), or sent
-//     with a Content-Encoding such as gzip (415);
+//  1. refuses a method other than POST (405, with "Allow: POST"), or a
+//     body sent with a Content-Encoding such as gzip (415);
+//  2. reads the body once, refusing it past MaxBodyBytes (413);
 //  3. verifies the X-Wootric-Signature header against its secrets (401);
 //  4. decodes the body into an [Event] (400 if malformed);
 //  5. if ReplayWindow is set, checks the event's timestamp (400);
 //  6. if Dedup is set, claims the event: a duplicate of one that has run is
 //     answered 200, and a copy of one running now 503;
 //  7. runs the callbacks registered for the event's type, in the order they
-//     were registered, stopping at the first that fails (500);
+//     were registered, stopping at the first that fails (500), and
+//     answering without them if they overrun CallbackTimeout (503);
 //  8. answers 200, or, as [Handler.Middleware], calls the next handler;
 //  9. if Dedup is set, completes the claim, or releases it if a callback
 //     or next failed, so that the sender's retry runs the event again.
