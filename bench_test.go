@@ -254,17 +254,17 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
-	run("json/library", jsonBody, func(body []byte) error { _, err := wootric.Decode(body, "application/json"); return err })
+	run("json/library", jsonBody, func(body []byte) error { _, err := wootric.Decode(body); return err })
 	run("json/encoding_json", jsonBody, func(body []byte) error { var p handPayload; return json.Unmarshal(body, &p) })
 	run("form/library", formBody, func(body []byte) error {
-		_, err := wootric.Decode(body, "application/x-www-form-urlencoded")
+		_, err := wootric.Decode(body)
 		return err
 	})
 	run("form/url_ParseQuery", formBody, func(body []byte) error { _, err := url.ParseQuery(string(body)); return err })
 	rich := readTestdata(b, "rails/response-updated-rich.to_json.json")
-	run("rich-json/library", rich, func(body []byte) error { _, err := wootric.Decode(body, "application/json"); return err })
+	run("rich-json/library", rich, func(body []byte) error { _, err := wootric.Decode(body); return err })
 	richForm := readTestdata(b, "rails/response-updated-rich.to_query.form")
-	run("rich-form/library", richForm, func(body []byte) error { _, err := wootric.Decode(body, ""); return err })
+	run("rich-form/library", richForm, func(body []byte) error { _, err := wootric.Decode(body); return err })
 }
 
 // BenchmarkVerify measures Verify, beside the hand-written check, with

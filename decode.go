@@ -12,12 +12,12 @@ import (
 // 3 deep; the rest is room for nested end-user properties. Rack allows 100.
 const MaxDepth = 10
 
-// Decode decodes a delivery's body into an Event. contentType is the
-// request's Content-Type; it decides the format when it names JSON
-// ("application/json", or any "+json" type) or a form
-// ("application/x-www-form-urlencoded"), parameters such as charset
-// allowed. Otherwise, "" included, a body whose first non-space byte is "{"
-// or "[" is JSON, and any other is a form.
+// Decode decodes a delivery's body into an Event. The body alone decides
+// its format: one whose first non-space byte is "{" or "[" is JSON, and any
+// other a form, which Rails cannot begin with "{" (its to_query escapes
+// it). The request's Content-Type, which the signature does not cover,
+// never changes what the bytes mean: a Handler logs a delivery whose
+// Content-Type names the other format.
 //
 // Forms are read as Rack reads them: nested keys such as
 // "response[end_user_properties][plan]" with the brackets escaped or not,
@@ -39,17 +39,17 @@ const MaxDepth = 10
 // with unbalanced brackets; and nesting deeper than [MaxDepth].
 //
 // The Event's Raw field is body itself, not a copy.
-func Decode(body []byte, contentType string) (*Event, error) {
-	e, _, err := decode(body, contentType)
+func Decode(body []byte) (*Event, error) {
+	e, _, err := decode(body)
 	return e, err
 }
 
 // decode is Decode, and also returns where the value of the top-level
 // timestamp is in body, which DedupKey leaves out; zeros if it has none.
-func decode(body []byte, contentType string) (*Event, [2]int, error) {
+func decode(body []byte) (*Event, [2]int, error) {
 	d := decoder{s: string(body)}
 	var err error
-	if isJSON(body, contentType) {
+	if isJSON(body) {
 		err = d.decodeJSON()
 	} else {
 		err = d.decodeForm()
@@ -61,22 +61,30 @@ func decode(body []byte, contentType string) (*Event, [2]int, error) {
 	return e, d.stamp, err
 }
 
-// isJSON reports whether a body is JSON: by its Content-Type when that
-// names JSON or a form, by its first non-space byte otherwise.
-func isJSON(body []byte, contentType string) bool {
-	mt := mediaType(contentType)
-	switch {
-	case equalFold(mt, "application/json"), len(mt) > 5 && equalFold(mt[len(mt)-5:], "+json"):
-		return true
-	case equalFold(mt, "application/x-www-form-urlencoded"):
-		return false
-	}
+// isJSON reports whether body is JSON: whether its first non-space byte is
+// "{" or "[".
+func isJSON(body []byte) bool {
 	for _, c := range body {
 		if !isSpace(c) {
 			return c == '{' || c == '['
 		}
 	}
 	return false
+}
+
+// declaredJSON reports whether contentType names JSON ("application/json",
+// or any "+json" type) or a form ("application/x-www-form-urlencoded"),
+// parameters such as charset allowed, and which; known is false for any
+// other type.
+func declaredJSON(contentType string) (json, known bool) {
+	mt := mediaType(contentType)
+	switch {
+	case equalFold(mt, "application/json"), len(mt) > 5 && equalFold(mt[len(mt)-5:], "+json"):
+		return true, true
+	case equalFold(mt, "application/x-www-form-urlencoded"):
+		return false, true
+	}
+	return false, false
 }
 
 // mediaType returns contentType's type/subtype, without parameters.

@@ -2,6 +2,7 @@ package wootric_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,7 +128,7 @@ func TestDecodeDocSamples(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			body := readTestdata(t, tc.file)
-			got, err := wootric.Decode(body, "")
+			got, err := wootric.Decode(body)
 			if err != nil {
 				t.Fatalf("Decode(%s) = %v", tc.file, err)
 			}
@@ -166,7 +167,7 @@ func TestDecodeDocSamplesAsPrinted(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			_, err := wootric.Decode(readTestdata(t, tc.file), "")
+			_, err := wootric.Decode(readTestdata(t, tc.file))
 			var pe *wootric.PayloadError
 			if !errors.Is(err, wootric.ErrMalformedPayload) || !errors.As(err, &pe) {
 				t.Fatalf("Decode(%s) = %v, want a *PayloadError", tc.file, err)
@@ -235,54 +236,65 @@ func checkRailsVariants(t *testing.T, files []string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			contentType := "application/x-www-form-urlencoded"
-			if strings.HasSuffix(name, ".json") {
-				contentType = "application/json; charset=utf-8"
+			got, err := wootric.Decode(body)
+			if err != nil {
+				t.Fatalf("Decode(%s) = %v", name, err)
 			}
-			for _, ct := range []string{contentType, ""} {
-				got, err := wootric.Decode(body, ct)
-				if err != nil {
-					t.Fatalf("Decode(%s, %q) = %v", name, ct, err)
-				}
-				assertEvent(t, name, got, want, precision)
-				_, off := got.Timestamp.Zone()
-				if _, wantOff := want.Timestamp.Zone(); off != wantOff {
-					t.Errorf("Decode(%s) timestamp offset = %d, want %d", name, off, wantOff)
-				}
+			assertEvent(t, name, got, want, precision)
+			_, off := got.Timestamp.Zone()
+			if _, wantOff := want.Timestamp.Zone(); off != wantOff {
+				t.Errorf("Decode(%s) timestamp offset = %d, want %d", name, off, wantOff)
 			}
 		})
 	}
 }
 
-func TestDecodeFormatChoice(t *testing.T) {
+// TestDecodeFormatIsTheBodys: the signed bytes alone decide the format.
+func TestDecodeFormatIsTheBodys(t *testing.T) {
 	jsonBody := readTestdata(t, "doc-response-created.json")
 	formBody := readTestdata(t, "response-created.form")
 	tests := []struct {
-		name        string
-		body        []byte
-		contentType string
-		ok          bool
+		name string
+		body []byte
+		json bool
 	}{
-		{"json by content type", jsonBody, "application/json", true},
-		{"json with charset, any case", jsonBody, "Application/JSON; charset=UTF-8", true},
-		{"json suffix type", jsonBody, "application/vnd.wootric+json", true},
-		{"json sniffed without content type", jsonBody, "", true},
-		{"json sniffed under an unrelated type", jsonBody, "text/plain", true},
-		{"json sniffed after white space", append([]byte(" \r\n\t"), jsonBody...), "", true},
-		{"form by content type", formBody, "application/x-www-form-urlencoded; charset=utf-8", true},
-		{"form sniffed without content type", formBody, "", true},
-		{"form sniffed under an unrelated type", formBody, "application/octet-stream", true},
-		{"json body labelled form", jsonBody, "application/x-www-form-urlencoded", false},
-		{"form body labelled json", formBody, "application/json", false},
+		{"json", jsonBody, true},
+		{"json after white space", append([]byte(" \r\n\t"), jsonBody...), true},
+		{"form", formBody, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := wootric.Decode(tc.body, tc.contentType)
-			if tc.ok && (err != nil || e.Response == nil || e.Response.ID != 1128) {
-				t.Fatalf("Decode(%q) = %v, %v, want response 1128", tc.contentType, e, err)
+			e, err := wootric.Decode(tc.body)
+			if err != nil || e.Response == nil || e.Response.ID != 1128 {
+				t.Fatalf("Decode() = %v, %v, want response 1128", e, err)
 			}
-			if !tc.ok && !errors.Is(err, wootric.ErrMalformedPayload) {
-				t.Fatalf("Decode(%q) = %v, want ErrMalformedPayload", tc.contentType, err)
+		})
+	}
+}
+
+// TestHandlerFormatIsTheBodys replays a signed JSON body whose comment
+// holds form text, with a form Content-Type: it must still be the JSON
+// event, never the forged one the comment spells, and the log says that
+// the label was wrong.
+func TestHandlerFormatIsTheBodys(t *testing.T) {
+	forged := "&event_name=created&response[id]=999&response[score]=0&timestamp=2030-01-01+00:00:00+UTC"
+	body := []byte(`{"response":{"id":1128,"score":7,"text":"` + forged + `"},"event_name":"created"}`)
+	for _, ct := range []string{"application/json", "application/x-www-form-urlencoded", "text/plain", ""} {
+		t.Run(ct, func(t *testing.T) {
+			var got *wootric.Event
+			logs := &logRecords{}
+			h := wootric.NewHandler(testSecret)
+			h.Logger = slog.New(logs)
+			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error { got = e; return nil })
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, delivery(t, body, testSecret, ct))
+			if w.Code != 200 || got == nil || got.Response.ID != 1128 || got.Response.Score != 7 || got.Response.Text != forged {
+				t.Fatalf("answer %d, event %+v; want 200 and response 1128 scored 7, its comment as sent", w.Code, got)
+			}
+			mismatch := ct == "application/x-www-form-urlencoded"
+			if len(logs.records) != 1 || (logs.records[0].attrs["content_type_mismatch"] == "true") != mismatch ||
+				(logs.records[0].level == slog.LevelWarn) != mismatch {
+				t.Errorf("records %+v, want a Warn with content_type_mismatch only for a form label", logs.records)
 			}
 		})
 	}
@@ -315,7 +327,7 @@ func TestDecodeTimes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			e, err := wootric.Decode(jsonWithTimestamp(tc.in), "")
+			e, err := wootric.Decode(jsonWithTimestamp(tc.in))
 			if err != nil {
 				t.Fatalf("Decode(timestamp %s) = %v", tc.in, err)
 			}
@@ -355,7 +367,7 @@ func TestDecodeTimes(t *testing.T) {
 	}
 	for _, in := range refused {
 		t.Run("refuses "+in, func(t *testing.T) {
-			_, err := wootric.Decode(jsonWithTimestamp(in), "")
+			_, err := wootric.Decode(jsonWithTimestamp(in))
 			var pe *wootric.PayloadError
 			if !errors.As(err, &pe) || pe.Field != "timestamp" {
 				t.Fatalf("Decode(timestamp %s) = %v, want a PayloadError for timestamp", in, err)
@@ -393,7 +405,7 @@ func TestDecodeEndUserProperties(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := wootric.Decode([]byte(tc.body), "")
+			e, err := wootric.Decode([]byte(tc.body))
 			if err != nil {
 				t.Fatalf("Decode(%q) = %v", tc.body, err)
 			}
@@ -461,7 +473,7 @@ func TestDecodeAccepts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := wootric.Decode([]byte(tc.body), "")
+			e, err := wootric.Decode([]byte(tc.body))
 			if err != nil {
 				t.Fatalf("Decode(%q) = %v", tc.body, err)
 			}
@@ -575,7 +587,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := wootric.Decode([]byte(tc.body), "")
+			e, err := wootric.Decode([]byte(tc.body))
 			var pe *wootric.PayloadError
 			if !errors.Is(err, wootric.ErrMalformedPayload) || !errors.As(err, &pe) {
 				t.Fatalf("Decode(%q) = %v, %v, want a *PayloadError", tc.body, e, err)
@@ -603,7 +615,7 @@ func TestDecodeErrorsHoldNoPersonalData(t *testing.T) {
 		"response[id]=" + secret + "&event_name=created",
 	}
 	for _, body := range bodies {
-		_, err := wootric.Decode([]byte(body), "")
+		_, err := wootric.Decode([]byte(body))
 		if err == nil || strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "jane") {
 			t.Errorf("Decode(%q) = %v, want an error that does not quote the value", body, err)
 		}
@@ -621,12 +633,10 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(body, "")
-		f.Add(body, "application/json")
-		f.Add(body, "application/x-www-form-urlencoded")
+		f.Add(body)
 	}
-	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		e, err := wootric.Decode(body, contentType)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := wootric.Decode(body)
 		if err != nil {
 			var pe *wootric.PayloadError
 			if !errors.Is(err, wootric.ErrMalformedPayload) || !errors.As(err, &pe) {
@@ -697,7 +707,7 @@ end`
 		if err := json.Unmarshal([]byte(lines[i]), &rack); err != nil {
 			t.Fatalf("ruby printed %q: %v", lines[i], err)
 		}
-		e, err := wootric.Decode([]byte("event_name=created&response[id]=1&response[score]=9&"+body), "")
+		e, err := wootric.Decode([]byte("event_name=created&response[id]=1&response[score]=9&" + body))
 		if err != nil {
 			t.Errorf("Decode(%q) = %v; Rack reads %v", body, err, rack)
 			continue
@@ -731,7 +741,7 @@ func TestPayloadErrorHoldsNoNameFromTheBody(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := wootric.Decode([]byte(tc.body), "")
+			_, err := wootric.Decode([]byte(tc.body))
 			var pe *wootric.PayloadError
 			if !errors.As(err, &pe) {
 				t.Fatalf("Decode() = %v, want a *PayloadError", err)
@@ -768,7 +778,7 @@ func TestDecodeStopsAtMaxDepth(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := wootric.Decode([]byte(tc.body), "")
+			_, err := wootric.Decode([]byte(tc.body))
 			var pe *wootric.PayloadError
 			if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "nested deeper") || pe.Offset > tc.max {
 				t.Fatalf("Decode(deep %s) = %v, want a nesting error by byte %d", tc.name, err, tc.max)
@@ -806,7 +816,7 @@ func TestDecodeManyProperties(t *testing.T) {
 	const n = 200000
 	for _, form := range []bool{false, true} {
 		body := manyProperties(n, form)
-		e, err := wootric.Decode(body, "")
+		e, err := wootric.Decode(body)
 		if err != nil || len(e.Response.EndUserProperties) != n || e.Response.EndUserProperties["p199999"] != "199999" {
 			t.Fatalf("Decode(%d properties, form %v) = %v", n, form, err)
 		}
@@ -835,7 +845,7 @@ func BenchmarkDecodeManyProperties(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, err := wootric.Decode(body, ""); err != nil {
+				if _, err := wootric.Decode(body); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -108,7 +108,7 @@ const (
 func DedupKey(e *Event) string {
 	var stamp [2]int
 	if len(e.Raw) > 0 {
-		if _, s, err := decode(e.Raw, ""); err == nil {
+		if _, s, err := decode(e.Raw); err == nil {
 			stamp = s
 		}
 	}

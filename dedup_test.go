@@ -303,7 +303,7 @@ func TestDedupKey(t *testing.T) {
 
 func decodedKey(t *testing.T, body []byte) string {
 	t.Helper()
-	e, err := wootric.Decode(body, "")
+	e, err := wootric.Decode(body)
 	if err != nil {
 		t.Fatalf("Decode(%q) = %v", body, err)
 	}

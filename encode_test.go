@@ -20,7 +20,7 @@ func assertRoundTrip(t *testing.T, name string, e *wootric.Event, f wootric.Form
 	if err != nil {
 		t.Fatalf("Encode(%s, %v) = %v", name, f, err)
 	}
-	got, err := wootric.Decode(body, f.ContentType())
+	got, err := wootric.Decode(body)
 	if err != nil {
 		t.Fatalf("Decode(Encode(%s, %v)) = %v\nbody: %s", name, f, err, body)
 	}
@@ -47,7 +47,7 @@ func TestEncodeRoundTripsEverySample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := wootric.Decode(body, "")
+		e, err := wootric.Decode(body)
 		if err != nil {
 			continue // the documentation's samples as printed
 		}
@@ -176,7 +176,7 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 				}
 				continue
 			}
-			if _, err := wootric.Decode(body, ""); err != nil {
+			if _, err := wootric.Decode(body); err != nil {
 				t.Fatalf("Decode(Encode(%v)) = %v\nbody: %q", format, err, body)
 			}
 			assertRoundTrip(t, "fuzzed", e, format)

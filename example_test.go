@@ -35,7 +35,7 @@ func ExampleDecode() {
 		"&response%5Bcreated_at%5D=2016-08-04+13%3A57%3A26+-0700" +
 		"&event_name=updated&survey_mode=NPS")
 
-	e, err := wootric.Decode(body, "application/x-www-form-urlencoded")
+	e, err := wootric.Decode(body)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func ExampleDecode() {
 	fmt.Println(e.Type, e.SurveyMode, r.ID, r.Score, r.Text)
 	fmt.Println(r.EndUserProperties["pricing_plan"], r.CreatedAt)
 
-	_, err = wootric.Decode([]byte(`{"response":{"id":1128,"score":9.5},"event_name":"created"}`), "application/json")
+	_, err = wootric.Decode([]byte(`{"response":{"id":1128,"score":9.5},"event_name":"created"}`))
 	fmt.Println(err)
 	// Output:
 	// response.updated NPS 1128 9 Fast and simple

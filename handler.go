@@ -115,7 +115,8 @@ type Handler struct {
 	// address, the body's size, and when known the event's type and
 	// object id and the index of the secret that matched; an Info record
 	// for each duplicate and each copy in progress, a Debug record for each
-	// delivery processed, and an Error record for one processed whose claim
+	// delivery processed (Warn if its Content-Type names another format
+	// than its body's), and an Error record for one processed whose claim
 	// Dedup could not complete.
 	// No record holds a secret, a MAC, or a value from the payload. A
 	// callback's error is logged as it returned it; a panic is logged
@@ -229,15 +230,17 @@ func EventFromContext(ctx context.Context) (*Event, bool) {
 
 // delivery is what a Handler knows of one request, for its answer and log.
 type delivery struct {
-	event    *Event
-	size     int64  // bytes read, or the Content-Length before reading
-	secret   int    // index of the secret that matched, or -1
-	stamp    [2]int // where the event's timestamp is in the body
-	dup      bool
-	key      string // the Dedup claim held, if token is not ""
-	token    string
-	answered int   // the status next has written, or 0
-	unstored error // why a processed event could not be completed
+	event  *Event
+	size   int64  // bytes read, or the Content-Length before reading
+	secret int    // index of the secret that matched, or -1
+	stamp  [2]int // where the event's timestamp is in the body
+	dup    bool
+	// mislabelled: the Content-Type names the other format than the body's
+	mislabelled bool
+	key         string // the Dedup claim held, if token is not ""
+	token       string
+	answered    int   // the status next has written, or 0
+	unstored    error // why a processed event could not be completed
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -288,7 +291,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if d.secret, err = keys.verify(body, headerValue(r.Header, SignatureHeader)); err != nil {
 		return err
 	}
-	if d.event, d.stamp, err = decode(body, headerValue(r.Header, "Content-Type")); err != nil {
+	if json, known := declaredJSON(headerValue(r.Header, "Content-Type")); known && json != isJSON(body) {
+		d.mislabelled = true // the body decides; the log says so
+	}
+	if d.event, d.stamp, err = decode(body); err != nil {
 		return err
 	}
 	return h.checkWindow(d.event.Timestamp)

@@ -601,7 +601,7 @@ func FuzzHandler(f *testing.F) {
 		h.ServeHTTP(w, r)
 		switch {
 		case w.Code == 200:
-			e, err := wootric.Decode(body, contentType)
+			e, err := wootric.Decode(body)
 			if !signed || err != nil {
 				t.Fatalf("200 for a delivery signed %v that Decode refuses with %v", signed, err)
 			}

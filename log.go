@@ -30,6 +30,8 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 		level, msg = slog.LevelError, "wootric: delivery failed"
 	case status >= 400:
 		level, msg = slog.LevelWarn, "wootric: delivery refused"
+	case d.mislabelled:
+		level, msg = slog.LevelWarn, "wootric: delivery processed, though its Content-Type names another format than its body's"
 	}
 	ctx := r.Context()
 	if !h.Logger.Enabled(ctx, level) {
@@ -42,6 +44,9 @@ func (h *Handler) log(r *http.Request, d *delivery, err error) {
 	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.Int64("content_length", d.size))
 	if d.secret >= 0 {
 		attrs = append(attrs, slog.Int("secret_index", d.secret))
+	}
+	if d.mislabelled {
+		attrs = append(attrs, slog.Bool("content_type_mismatch", true))
 	}
 	if e := d.event; e != nil {
 		id, _ := e.object()

@@ -123,7 +123,7 @@ func TestHandlerLogsACopyInProgress(t *testing.T) {
 	h.Logger = slog.New(logs)
 	h.Dedup = d
 	body := readTestdata(t, "decline-created.json")
-	e, err := wootric.Decode(body, "")
+	e, err := wootric.Decode(body)
 	if err != nil {
 		t.Fatal(err)
 	}

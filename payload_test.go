@@ -20,7 +20,7 @@ func TestEventTypeIsObjectDotEventName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.want), func(t *testing.T) {
-			e, err := wootric.Decode([]byte(tc.body), "")
+			e, err := wootric.Decode([]byte(tc.body))
 			if err != nil {
 				t.Fatalf("Decode(%q) = %v", tc.body, err)
 			}
@@ -38,7 +38,7 @@ func TestEventTypeIsObjectDotEventName(t *testing.T) {
 func TestSurveyModeKeptAsSent(t *testing.T) {
 	for _, mode := range []wootric.SurveyMode{wootric.NPS, wootric.CES, wootric.CSAT, "eNPS", ""} {
 		body := `{"decline":{"id":1},"event_name":"created","survey_mode":"` + string(mode) + `"}`
-		e, err := wootric.Decode([]byte(body), "")
+		e, err := wootric.Decode([]byte(body))
 		if err != nil || e.SurveyMode != mode {
 			t.Errorf("Decode(%q) = %v, %v, want survey mode %q", body, e, err, mode)
 		}
@@ -54,7 +54,7 @@ func TestEndUserPropertiesNeverNil(t *testing.T) {
 		`{"decline":{"id":1,"end_user_properties":null},"event_name":"created"}`,
 		"decline[id]=1&event_name=created",
 	} {
-		e, err := wootric.Decode([]byte(body), "")
+		e, err := wootric.Decode([]byte(body))
 		if err != nil {
 			t.Fatalf("Decode(%q) = %v", body, err)
 		}

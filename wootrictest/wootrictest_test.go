@@ -24,7 +24,7 @@ func TestSampleEventsDecodeAsSent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Encode(%s %s, %v) = %v", e.Type, e.SurveyMode, f, err)
 			}
-			got, err := wootric.Decode(body, f.ContentType())
+			got, err := wootric.Decode(body)
 			if err != nil || got.Type != e.Type || got.SurveyMode != e.SurveyMode {
 				t.Fatalf("Decode(Encode(%s %s, %v)) = %v, %v", e.Type, e.SurveyMode, f, got, err)
 			}
