@@ -184,8 +184,9 @@ type decoder struct {
 	account   string
 	mode      string
 
-	kind    objectKind
-	kindOff int // where the object began
+	kind       objectKind
+	kindOff    int   // where the object began
+	objectKeys uint8 // the JSON reader's object keys seen, a bit per kind
 	seen    uint16
 	rec     record
 

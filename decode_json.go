@@ -54,8 +54,13 @@ func (d *decoder) decodeJSON() error {
 }
 
 // jsonObject reads the value of "response" or "decline". A null is as if
-// the key were absent.
+// the key were absent, but the key may not be given twice either way.
 func (d *decoder) jsonObject(kind objectKind, off int) error {
+	if bit := uint8(1) << kind; d.objectKeys&bit != 0 {
+		return d.errAt(off, kind.String(), "given twice")
+	} else {
+		d.objectKeys |= bit
+	}
 	d.skipSpace()
 	if d.literal("null") {
 		return nil

@@ -533,6 +533,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"boolean as a number", `{"response":{"id":1,"score":9,"excluded_from_calculations":1},"event_name":"created"}`, "response.excluded_from_calculations", "not true or false", -1},
 		{"form boolean as 1", "response[id]=1&response[score]=9&response[excluded_from_calculations]=1&event_name=created", "response.excluded_from_calculations", "not true or false", -1},
 		{"bad time", `{"response":{"id":1,"score":9,"created_at":"yesterday"},"event_name":"created"}`, "response.created_at", "not a time", -1},
+		{"response given twice, then null", `{"response":{"id":1,"score":9},"event_name":"created","response":null}`, "response", "given twice", 54},
+		{"decline null, then given", `{"decline":null,"decline":{"id":1},"event_name":"created"}`, "decline", "given twice", 16},
 		{"id given twice", `{"response":{"id":1,"id":2,"score":9},"event_name":"created"}`, "response.id", "given twice", 25},
 		{"form id given twice", "response[id]=1&response[id]=1&response[score]=9&event_name=created", "response.id", "given twice", -1},
 		{"event_name given twice", `{"event_name":"created","response":{"id":1,"score":9},"event_name":"updated"}`, "event_name", "given twice", -1},
