@@ -28,10 +28,17 @@ const MaxDepth = 10
 // ("2016-08-04 13:57:26 -0700", "... UTC"), with or without fractional
 // seconds; a time without a zone is refused.
 //
+// A body with neither a response nor a decline, but another top-level
+// object, such as {"end_user":{...},"event_name":"created"}, is an event of
+// type "end_user.created" with neither Response nor Decline: Wootric may add
+// object types, and a receiver must not refuse them. Its name must look like
+// a Rails model's (lower-case letters, digits and underscores); with
+// several, the first in the body names the type.
+//
 // Fields this package does not model are ignored, whatever they hold. A
 // JSON number or boolean where a string is expected is kept as its literal
 // text. Decode refuses, with a *[PayloadError] wrapping [ErrMalformedPayload]:
-// a syntax error; a body that is neither a response nor a decline, or both;
+// a syntax error; a body with no object, or both a response and a decline;
 // a missing or empty event_name; a response or decline without its id, or a
 // response without its score; a number that is not an integer or does not
 // fit; a boolean other than true or false; a time in none of the accepted
@@ -185,10 +192,11 @@ type decoder struct {
 	mode      string
 
 	kind       objectKind
-	kindOff    int   // where the object began
-	objectKeys uint8 // the JSON reader's object keys seen, a bit per kind
-	seen    uint16
-	rec     record
+	kindOff    int    // where the object began
+	other      string // the first other top-level object's name, see isObjectName
+	objectKeys uint8  // the JSON reader's object keys seen, a bit per kind
+	seen       uint16
+	rec        record
 
 	nested map[string]*formNode // the form reader's nested end-user properties
 }
@@ -487,6 +495,31 @@ func toTime(v value) (time.Time, string) {
 	return t, ""
 }
 
+// isObjectName reports whether a top-level key may name an object type
+// Wootric does not document yet, such as "end_user": like a Rails model's,
+// 1 to 64 lower-case letters, digits and underscores, beginning with a
+// letter. The name becomes part of the event's type, which is logged, so
+// nothing else is taken.
+func isObjectName(name string) bool {
+	if len(name) == 0 || len(name) > 64 || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// noteObject records key as the body's other object, if it is the first
+// that may be one.
+func (d *decoder) noteObject(key string) {
+	if d.other == "" && topBit(key) == 0 && isObjectName(key) {
+		d.other = key
+	}
+}
+
 // event checks that the body held a whole event and returns it.
 func (d *decoder) event(raw []byte) (*Event, error) {
 	end := len(d.s)
@@ -496,8 +529,17 @@ func (d *decoder) event(raw []byte) (*Event, error) {
 	if d.name == "" {
 		return nil, d.errAt(end, "event_name", "empty")
 	}
+	if d.kind == noObject && d.other != "" {
+		// An object type this package does not model: an event all the
+		// same, so that a Handler acknowledges it or runs its callbacks,
+		// rather than refuse every delivery of it.
+		e := &Event{}
+		d.fillEvent(e, raw)
+		e.Type = EventType(d.other + "." + d.name)
+		return e, nil
+	}
 	if d.kind == noObject {
-		return nil, d.errAt(end, "", "neither a response nor a decline")
+		return nil, d.errAt(end, "", "no object: neither a response, a decline nor another")
 	}
 	if d.seen&fieldID == 0 {
 		return nil, d.errAt(d.kindOff, d.kind.String()+".id", "missing")

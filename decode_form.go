@@ -77,6 +77,9 @@ func (d *decoder) formPair(start, end int) error {
 			}
 			return d.setTop(bit, v)
 		}
+		if len(p.seg(1)) > 0 {
+			d.noteObject(name) // name[key]=..., a hash as Rack reads it
+		}
 		return nil
 	}
 

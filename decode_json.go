@@ -35,6 +35,9 @@ func (d *decoder) decodeJSON() error {
 		default:
 			var v value
 			if v, err = d.value(); err == nil {
+				if v.kind == valueObject && v.s[0] == '{' {
+					d.noteObject(key)
+				}
 				bit := topBit(key)
 				if bit == topTimestamp {
 					d.stamp = [2]int{v.off, d.i}

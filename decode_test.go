@@ -470,6 +470,16 @@ func TestDecodeAccepts(t *testing.T) {
 			responseEvent("created", wootric.Response{ID: 1, Score: 9, ExcludedFromCalculations: true})},
 		{"form value with = and ;", "response[id]=1&response[score]=9&response[text]=a=b;c&event_name=created",
 			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "a=b;c"})},
+		{"another object type is an event", `{"end_user":{"id":5,"email":"a@b.c"},"event_name":"created","account_token":"NPS-1"}`,
+			&wootric.Event{Type: "end_user.created", Name: "created", AccountToken: "NPS-1"}},
+		{"another object type as a form", "end_user[id]=5&end_user[properties][plan]=Pro&event_name=created&survey_mode=NPS",
+			&wootric.Event{Type: "end_user.created", Name: "created", SurveyMode: wootric.NPS}},
+		{"the first of other objects names the type", `{"survey":{"id":1},"end_user":{"id":5},"event_name":"updated"}`,
+			&wootric.Event{Type: "survey.updated", Name: "updated"}},
+		{"other objects beside a response are ignored", `{"survey":{"channel":"web"},"response":{"id":1,"score":9},"event_name":"created"}`,
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
+		{"other form objects beside a decline are ignored", "survey[channel]=web&decline[id]=1&event_name=created",
+			declineEvent("created", wootric.Decline{ID: 1})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -533,6 +543,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"boolean as a number", `{"response":{"id":1,"score":9,"excluded_from_calculations":1},"event_name":"created"}`, "response.excluded_from_calculations", "not true or false", -1},
 		{"form boolean as 1", "response[id]=1&response[score]=9&response[excluded_from_calculations]=1&event_name=created", "response.excluded_from_calculations", "not true or false", -1},
 		{"bad time", `{"response":{"id":1,"score":9,"created_at":"yesterday"},"event_name":"created"}`, "response.created_at", "not a time", -1},
+		{"no object", `{"event_name":"created","timestamp":null}`, "", "no object", -1},
+		{"an other key that is no object", `{"end_user":[1],"event_name":"created"}`, "", "no object", -1},
+		{"an object whose name is no model's", `{"End User":{"id":1},"event_name":"created"}`, "", "no object", -1},
+		{"a form value that is no hash", "end_user=5&event_name=created", "", "no object", -1},
 		{"response given twice, then null", `{"response":{"id":1,"score":9},"event_name":"created","response":null}`, "response", "given twice", 54},
 		{"decline null, then given", `{"decline":null,"decline":{"id":1},"event_name":"created"}`, "decline", "given twice", 16},
 		{"id given twice", `{"response":{"id":1,"id":2,"score":9},"event_name":"created"}`, "response.id", "given twice", 25},
@@ -664,8 +678,12 @@ func FuzzDecode(f *testing.F) {
 			if e.Decline.EndUserProperties == nil || !strings.HasPrefix(string(e.Type), "decline.") {
 				t.Fatalf("Decode() = %+v, %+v", e, e.Decline)
 			}
+		case e.Response == nil && e.Decline == nil:
+			if strings.HasPrefix(string(e.Type), "response.") || strings.HasPrefix(string(e.Type), "decline.") {
+				t.Fatalf("Decode() = %+v, a %s event without its object", e, e.Type)
+			}
 		default:
-			t.Fatalf("Decode() = %+v, want exactly one of Response and Decline", e)
+			t.Fatalf("Decode() = %+v, want at most one of Response and Decline", e)
 		}
 	})
 }

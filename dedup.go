@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -132,12 +133,9 @@ func dedupKey(e *Event, stamp [2]int) string {
 	}
 	var sum [sha256.Size]byte
 	id, _ := e.object()
-	kind := "event"
-	switch {
-	case e.Response != nil:
-		kind = "response"
-	case e.Decline != nil:
-		kind = "decline"
+	kind, _, _ := strings.Cut(string(e.Type), ".") // the object's name
+	if kind == "" || len(kind) > 64 {
+		kind = "event"
 	}
 	b := make([]byte, 0, len(kind)+22+base64.RawURLEncoding.EncodedLen(len(sum)))
 	b = append(b, kind...)

@@ -621,3 +621,19 @@ func FuzzHandler(f *testing.F) {
 
 // BenchmarkDecodeManyProperties measures the cost of a hostile flat map of
 // 200,000 end-user properties, which Decode accepts rather than counts.
+
+// TestHandlerAnotherObjectType: an object type Wootric may add is
+// acknowledged when nothing is registered for it, and reaches a callback
+// registered with On.
+func TestHandlerAnotherObjectType(t *testing.T) {
+	body := []byte(`{"end_user":{"id":5},"event_name":"created"}`)
+	h := wootric.NewHandler(testSecret)
+	if code := serve(t, h, body).Code; code != 200 {
+		t.Errorf("end_user.created with no callback: %d, want 200", code)
+	}
+	var got *wootric.Event
+	h.On("end_user.created", func(_ context.Context, e *wootric.Event) error { got = e; return nil })
+	if code := serve(t, h, body).Code; code != 200 || got == nil || string(got.Raw) != string(body) {
+		t.Errorf("end_user.created with a callback: %d, callback got %+v; want 200 and the event", code, got)
+	}
+}
