@@ -589,7 +589,7 @@ func (d *decoder) fillEvent(e *Event, raw []byte) {
 	e.Name = d.name
 	e.Timestamp = d.timestamp
 	e.AccountToken = d.account
-	e.SurveyMode = SurveyMode(d.mode)
+	e.SurveyMode = surveyMode(d.mode)
 	e.Raw = raw
 }
 

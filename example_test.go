@@ -144,3 +144,14 @@ func ExampleHandler_dedup() {
 	// 200 after 2 runs
 	// 200 after 2 runs
 }
+
+func ExampleEvent_NPSCategory() {
+	body := []byte(`{"response":{"id":1128,"score":9},"event_name":"created","survey_mode":"nps"}`)
+	e, err := wootric.Decode(body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(e.SurveyMode, e.NPSCategory())
+	// Output:
+	// NPS promoter
+}

@@ -18,15 +18,75 @@ const (
 )
 
 // SurveyMode is the kind of survey an event belongs to, as sent in the
-// payload's survey_mode. Modes without a constant are kept as sent.
+// payload's survey_mode. Decode gives the modes Wootric documents as their
+// constants, whatever the case sent ("csat" is CSAT), and keeps others as
+// sent.
 type SurveyMode string
 
-// The survey modes Wootric documents.
+// The survey modes Wootric documents, with the scores each takes.
 const (
-	NPS  SurveyMode = "NPS"  // Net Promoter Score, scores 0 to 10
-	CES  SurveyMode = "CES"  // Customer Effort Score, scores 1 to 7
-	CSAT SurveyMode = "CSAT" // Customer Satisfaction, scores 1 to 5
+	// NPS is Net Promoter Score: "how likely are you to recommend", 0 to 10.
+	NPS SurveyMode = "NPS"
+	// CES is Customer Effort Score: "how easy was it", 1 to 7.
+	CES SurveyMode = "CES"
+	// CSAT is Customer Satisfaction: 1 to 5, or 1 to 10 where the account
+	// chose that scale.
+	CSAT SurveyMode = "CSAT"
 )
+
+// surveyMode returns the constant for a documented mode in any case, and
+// other modes as sent.
+func surveyMode(s string) SurveyMode {
+	switch {
+	case equalFold(s, "nps"):
+		return NPS
+	case equalFold(s, "ces"):
+		return CES
+	case equalFold(s, "csat"):
+		return CSAT
+	}
+	return SurveyMode(s)
+}
+
+// NPSCategory is where a Net Promoter Score falls.
+type NPSCategory int
+
+// The NPS categories, as Wootric and the NPS method define them.
+const (
+	Detractor NPSCategory = iota + 1 // a score of 0 to 6
+	Passive                          // 7 or 8
+	Promoter                         // 9 or 10
+)
+
+// String returns "detractor", "passive" or "promoter", or "" for none.
+func (c NPSCategory) String() string {
+	switch c {
+	case Detractor:
+		return "detractor"
+	case Passive:
+		return "passive"
+	case Promoter:
+		return "promoter"
+	}
+	return ""
+}
+
+// NPSCategory returns the category of e's score if e is a response to an
+// NPS survey with a score of 0 to 10, and 0 (no category) otherwise.
+func (e *Event) NPSCategory() NPSCategory {
+	if e.Response == nil || e.SurveyMode != NPS {
+		return 0
+	}
+	switch s := e.Response.Score; {
+	case s >= 0 && s <= 6:
+		return Detractor
+	case s == 7 || s == 8:
+		return Passive
+	case s == 9 || s == 10:
+		return Promoter
+	}
+	return 0
+}
 
 // Event is one decoded delivery.
 //
@@ -42,7 +102,8 @@ type Event struct {
 	// AccountToken is the account's token, such as "NPS-xxxxxxxx"; EU
 	// and AU accounts' tokens begin "NPS-EU" and "NPS-AU".
 	AccountToken string
-	// SurveyMode is the survey's kind: NPS, CES or CSAT.
+	// SurveyMode is the survey's kind: NPS, CES or CSAT, whatever the case
+	// sent.
 	SurveyMode SurveyMode
 	// Response is set for response events and nil otherwise.
 	Response *Response

@@ -35,16 +35,48 @@ func TestEventTypeIsObjectDotEventName(t *testing.T) {
 	}
 }
 
-func TestSurveyModeKeptAsSent(t *testing.T) {
-	for _, mode := range []wootric.SurveyMode{wootric.NPS, wootric.CES, wootric.CSAT, "eNPS", ""} {
-		body := `{"decline":{"id":1},"event_name":"created","survey_mode":"` + string(mode) + `"}`
+func TestSurveyModeIsTheConstantInAnyCase(t *testing.T) {
+	tests := []struct {
+		sent string
+		want wootric.SurveyMode
+	}{
+		{"NPS", wootric.NPS}, {"nps", wootric.NPS}, {"Nps", wootric.NPS},
+		{"CES", wootric.CES}, {"ces", wootric.CES},
+		{"CSAT", wootric.CSAT}, {"csat", wootric.CSAT}, {"cSaT", wootric.CSAT},
+		{"eNPS", "eNPS"}, {"", ""},
+	}
+	for _, tc := range tests {
+		body := `{"decline":{"id":1},"event_name":"created","survey_mode":"` + tc.sent + `"}`
 		e, err := wootric.Decode([]byte(body))
-		if err != nil || e.SurveyMode != mode {
-			t.Errorf("Decode(%q) = %v, %v, want survey mode %q", body, e, err, mode)
+		if err != nil || e.SurveyMode != tc.want {
+			t.Errorf("Decode(%q) = %v, %v, want survey mode %q", body, e, err, tc.want)
 		}
 	}
 	if wootric.NPS != "NPS" || wootric.CES != "CES" || wootric.CSAT != "CSAT" {
 		t.Error("survey mode constants differ from what Wootric sends")
+	}
+}
+
+func TestNPSCategory(t *testing.T) {
+	tests := []struct {
+		mode  wootric.SurveyMode
+		score int
+		want  wootric.NPSCategory
+	}{
+		{wootric.NPS, 0, wootric.Detractor}, {wootric.NPS, 6, wootric.Detractor},
+		{wootric.NPS, 7, wootric.Passive}, {wootric.NPS, 8, wootric.Passive},
+		{wootric.NPS, 9, wootric.Promoter}, {wootric.NPS, 10, wootric.Promoter},
+		{wootric.NPS, 11, 0}, {wootric.NPS, -1, 0},
+		{wootric.CSAT, 9, 0}, {wootric.CES, 2, 0},
+	}
+	for _, tc := range tests {
+		e := &wootric.Event{SurveyMode: tc.mode, Response: &wootric.Response{Score: tc.score}}
+		if got := e.NPSCategory(); got != tc.want {
+			t.Errorf("NPSCategory() of %s score %d = %q, want %q", tc.mode, tc.score, got, tc.want)
+		}
+	}
+	if got := (&wootric.Event{SurveyMode: wootric.NPS, Decline: &wootric.Decline{}}).NPSCategory(); got != 0 {
+		t.Errorf("NPSCategory() of a decline = %q, want none", got)
 	}
 }
 
