@@ -87,13 +87,15 @@ type Handler struct {
 	// 200 and runs nothing (nor next, for Middleware). If another delivery
 	// of it holds the claim, it is answered 503 with Retry-After
 	// ([ErrInProgress]). Otherwise the event runs with a context that ends
-	// with the lease; if it succeeds the key is completed and remembered
-	// for DedupTTL, and if it fails the claim is released, so that the
-	// sender's retry runs it. A store that fails answers 500 and runs
-	// nothing. Nil, the default, runs every delivery.
+	// with the lease or CallbackTimeout, whichever comes first; if it
+	// succeeds the key is completed and remembered for DedupTTL, and if it
+	// fails or overruns the claim is released, so that the sender's retry
+	// runs it. A store that fails answers 500 and runs nothing. Nil, the
+	// default, runs every delivery.
 	//
-	// One case runs an event twice: a run that outlasts its lease, ignoring
-	// its context, while a retry of the event takes the expired claim.
+	// One case runs an event twice: callbacks that ignore their context and
+	// run past that deadline, while a retry of the event takes the claim
+	// released (or, if the replica died, expired) under them.
 	Dedup Deduplicator
 
 	// DedupLease is how long a claim holds when its holder neither
