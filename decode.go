@@ -43,7 +43,11 @@ const MaxDepth = 10
 // response without its score; a number that is not an integer or does not
 // fit; a boolean other than true or false; a time in none of the accepted
 // forms; a modelled field given twice; invalid UTF-8 in any text; a form key
-// with unbalanced brackets; and nesting deeper than [MaxDepth].
+// whose top-level name holds a "]" or is empty; and nesting deeper than
+// [MaxDepth]. A name with brackets inside a key, such as the property
+// "Plan [beta]" in "response[end_user_properties][Plan [beta]]", comes back
+// as named: brackets are matched by depth, and where they do not balance
+// the key is read as Rack reads it.
 //
 // The Event's Raw field is body itself, not a copy.
 func Decode(body []byte) (*Event, error) {

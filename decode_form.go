@@ -8,7 +8,7 @@ import (
 )
 
 // decodeForm reads a URL-encoded body as Rack reads one, stricter where Rack
-// guesses: a key with unbalanced brackets, an invalid %-escape, a raw
+// guesses: a key whose name holds "]", an invalid %-escape, a raw
 // control character or invalid UTF-8 is refused.
 func (d *decoder) decodeForm() error {
 	for start := 0; start <= len(d.s); {
@@ -33,6 +33,7 @@ func (d *decoder) decodeForm() error {
 type keyPath struct {
 	key  string
 	n    int
+	drop bool             // a key Rack drops: the pair is ignored
 	segs [MaxDepth][2]int // the bounds of each part in key
 }
 
@@ -52,6 +53,9 @@ func (d *decoder) formPair(start, end int) error {
 	p := keyPath{key: key}
 	if reason := p.split(); reason != "" {
 		return d.errAt(start, "", reason)
+	}
+	if p.drop {
+		return nil
 	}
 	v := value{kind: valueNull, off: start}
 	if hasVal {
@@ -110,8 +114,15 @@ func (d *decoder) formPair(start, end int) error {
 	return d.setField(bit, v)
 }
 
-// split splits p.key into its parts. It returns why the key is refused, or
-// "".
+// split splits p.key into its parts: a name, then bracketed segments. It
+// returns why the key is refused, or "".
+//
+// Brackets are matched by depth, so that a property named with brackets,
+// which Rails' to_query and Rack's build_nested_query escape as they escape
+// the structure's, comes back as it was named: "a[Plan [beta]]" is "a",
+// "Plan [beta]". Where they do not balance, the key is read as Rack's
+// parse_nested_query reads it: "a[b]c]" is "a", "b", "c". A key Rack would
+// drop, such as "a[[]", sets p.drop.
 func (p *keyPath) split() string {
 	k := p.key
 	i := strings.IndexByte(k, '[')
@@ -125,17 +136,77 @@ func (p *keyPath) split() string {
 		return "form key with unbalanced brackets"
 	}
 	p.segs[0], p.n = [2]int{0, i}, 1
+	if ok, reason := p.splitByDepth(i); ok || reason != "" {
+		return reason
+	}
+	p.n = 1
+	return p.splitAsRack(i)
+}
+
+// splitByDepth reads the segments from k[i:], each a "[" and the text up to
+// its matching "]". It reports false if they do not balance, or why the
+// key is refused.
+func (p *keyPath) splitByDepth(i int) (bool, string) {
+	k := p.key
 	for i < len(k) {
-		j := strings.IndexByte(k[i+1:], ']')
-		if k[i] != '[' || j < 0 || strings.IndexByte(k[i+1:i+1+j], '[') >= 0 {
-			return "form key with unbalanced brackets"
+		if k[i] != '[' {
+			return false, ""
+		}
+		depth, j := 1, i+1
+		for ; j < len(k) && depth > 0; j++ {
+			switch k[j] {
+			case '[':
+				depth++
+			case ']':
+				depth--
+			}
+		}
+		if depth > 0 {
+			return false, ""
+		}
+		if p.n == MaxDepth {
+			return false, "form key nested deeper than " + strconv.Itoa(MaxDepth) + " levels"
+		}
+		p.segs[p.n] = [2]int{i + 1, j - 1}
+		p.n++
+		i = j
+	}
+	return true, ""
+}
+
+// splitAsRack reads the segments from k[i:] as Rack 2's normalize_params
+// does: each is a run of text without brackets, the brackets around it
+// skipped, and "[]" where a segment begins is an empty one (an array).
+func (p *keyPath) splitAsRack(i int) string {
+	k := p.key
+	for i < len(k) {
+		if strings.HasPrefix(k[i:], "[]") {
+			if p.n == MaxDepth {
+				return "form key nested deeper than " + strconv.Itoa(MaxDepth) + " levels"
+			}
+			p.segs[p.n] = [2]int{i + 1, i + 1}
+			p.n++
+			i += 2
+			continue
+		}
+		for i < len(k) && (k[i] == '[' || k[i] == ']') {
+			i++
+		}
+		if i == len(k) {
+			p.drop = true // brackets and no name: Rack drops the pair
+			return ""
+		}
+		j := i
+		for j < len(k) && k[j] != '[' && k[j] != ']' {
+			j++
 		}
 		if p.n == MaxDepth {
 			return "form key nested deeper than " + strconv.Itoa(MaxDepth) + " levels"
 		}
-		p.segs[p.n] = [2]int{i + 1, i + 1 + j}
+		p.segs[p.n] = [2]int{i, j}
 		p.n++
-		i += j + 2
+		for i = j; i < len(k) && k[i] == ']'; i++ {
+		}
 	}
 	return ""
 }

@@ -74,9 +74,10 @@ func richResponse(loc *time.Location) *wootric.Event {
 	r.EndUserProperties = map[string]string{
 		"pricing_plan": "Enterprise", "seats": "1000", "mrr": "12.5",
 		"trial": "true", "churned": "false", "nickname": "",
-		"address":   `{"city":"San Francisco","zip":"94107"}`,
-		"tags":      `["a b","c&d"]`,
-		"Plan name": "Gold [beta]",
+		"address":     `{"city":"San Francisco","zip":"94107"}`,
+		"tags":        `["a b","c&d"]`,
+		"Plan name":   "Gold [beta]",
+		"Plan [beta]": "Gold", "[x]": "y", "Ease of use [app]": "9",
 	}
 	r.UpdatedAt = at(loc, 2016, 8, 5, 9, 1, 2, 345)
 	r.ExcludedFromCalculations = true
@@ -470,6 +471,22 @@ func TestDecodeAccepts(t *testing.T) {
 			responseEvent("created", wootric.Response{ID: 1, Score: 9, ExcludedFromCalculations: true})},
 		{"form value with = and ;", "response[id]=1&response[score]=9&response[text]=a=b;c&event_name=created",
 			responseEvent("created", wootric.Response{ID: 1, Score: 9, Text: "a=b;c"})},
+		{"form unbalanced bracket read as Rack reads it", "response[id=1&response[score]=9&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
+		{"form escaped unbalanced bracket read as Rack reads it", "event_name=created&response%5Bid=1&response[score]=9",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
+		{"property names with brackets, as to_query escapes them",
+			"response%5Bend_user_properties%5D%5BPlan+%5Bbeta%5D%5D=Gold&response%5Bend_user_properties%5D%5B%5Bx%5D%5D=2&response%5Bend_user_properties%5D%5BEase+of+use+%5Bapp%5D%5D=9&response[id]=1&response[score]=9&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, EndUserProperties: map[string]string{"Plan [beta]": "Gold", "[x]": "2", "Ease of use [app]": "9"}})},
+		{"property names with brackets, as build_nested_query escapes them",
+			"response[end_user_properties][Plan+%5Bbeta%5D]=Gold&response[end_user_properties][%5Bx%5D]=2&response[id]=1&response[score]=9&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, EndUserProperties: map[string]string{"Plan [beta]": "Gold", "[x]": "2"}})},
+		{"a nested property named with brackets", "response[end_user_properties][a [1]][b]=x&response[id]=1&response[score]=9&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, EndUserProperties: map[string]string{"a [1]": `{"b":"x"}`}})},
+		{"an unmodelled field named with brackets", "survey[Label [x]]=1&response[id]=1&response[score]=9&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
+		{"a pair Rack drops is ignored", "response[end_user_properties][[]=5&response[id]=1&response[score]=9&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"another object type is an event", `{"end_user":{"id":5,"email":"a@b.c"},"event_name":"created","account_token":"NPS-1"}`,
 			&wootric.Event{Type: "end_user.created", Name: "created", AccountToken: "NPS-1"}},
 		{"another object type as a form", "end_user[id]=5&end_user[properties][plan]=Pro&event_name=created&survey_mode=NPS",
@@ -588,11 +605,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"json nested too deep", `{"response":{"id":1,"score":9,"x":` + deep + `},"event_name":"created"}`, "", "nested deeper than", -1},
 		{"json properties nested too deep", `{"response":{"id":1,"score":9,"end_user_properties":{"a":` + deep[wootric.MaxDepth-8:len(deep)-(wootric.MaxDepth-8)] + `}},"event_name":"created"}`, "", "nested deeper than", -1},
 		{"form key nested too deep", "response[id]=1&response[score]=9&x" + strings.Repeat("[a]", wootric.MaxDepth) + "=1&event_name=created", "", "nested deeper than", 33},
-		{"form unbalanced bracket", "response[id=1&event_name=created", "", "unbalanced brackets", 0},
 		{"form closing bracket first", "response]id[=1&event_name=created", "", "unbalanced brackets", 0},
-		{"form text after a bracket", "response[id]x=1&event_name=created", "", "unbalanced brackets", 0},
-		{"form nested opening bracket", "response[[id]]=1&event_name=created", "", "unbalanced brackets", 0},
-		{"form escaped unbalanced bracket", "event_name=created&response%5Bid=1", "", "unbalanced brackets", 19},
+		{"form text after a bracket, read as Rack reads it", "response[id]x=1&event_name=created", "response.id", "not a single value", 14},
 		{"form key without a name", "event_name=created&[id]=1", "", "without a name", 19},
 		{"form invalid escape", "response[id]=1&response[score]=9&response[text]=100%&event_name=created", "", "invalid %-escape", 51},
 		{"form escape not hex", "response[id]=1&response[score]=9&response[text]=%zz&event_name=created", "", "invalid %-escape", 48},
@@ -706,6 +720,13 @@ func TestFormPropertiesAsRackParsesThem(t *testing.T) {
 		p + "[n]&" + p + "[e]=&" + p + "[h][n]",
 		"response%5Bend_user_properties%5D%5BPlan+name%5D=Gold+%5Bbeta%5D&" + p + "[caf%C3%A9]=%E2%9C%93",
 		p + "[x][]=1&" + p + "[x][]&" + p + "[y][][z]",
+		// Names whose brackets do not balance, which Rack and Decode read
+		// alike: "x][y" as to_query writes it, "b]c", "b[c", and "[",
+		// whose pair Rack drops.
+		"response%5Bend_user_properties%5D%5Bx%5D%5By%5D=3",
+		p + "[b]c]=4",
+		p + "[b[c]=5",
+		p + "[[]=6",
 	}
 	script := `require "rack"; require "json"
 STDIN.each_line do |l|

@@ -105,8 +105,8 @@ func checkEvent(e *Event, f Format) (objectKind, record, error) {
 	texts := []string{e.Name, e.AccountToken, string(e.SurveyMode), o.email, o.externalID, o.text, o.ip, o.origin}
 	for k, v := range o.props {
 		texts = append(texts, k, v)
-		if f == Form && (k == "" || strings.ContainsAny(k, "[]")) {
-			return kind, o, fmt.Errorf("%w: a form cannot carry an end-user property named %q", ErrInvalidEvent, k)
+		if f == Form && (k == "" || !bracketsBalance(k)) {
+			return kind, o, fmt.Errorf("%w: a form cannot carry an end-user property whose name is empty or has brackets that do not balance", ErrInvalidEvent)
 		}
 	}
 	for _, s := range texts {
@@ -276,4 +276,22 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// bracketsBalance reports whether every "]" in s closes a "[" before it and
+// every "[" is closed: a property so named comes back from a form as named
+// (see keyPath.split).
+func bracketsBalance(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth--; depth < 0 {
+				return false
+			}
+		}
+	}
+	return depth == 0
 }

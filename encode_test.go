@@ -124,7 +124,8 @@ func TestEncodeRefuses(t *testing.T) {
 		{"invalid UTF-8 property", withProps(map[string]string{"a": "\xff"}), wootric.JSON},
 		{"year past 9999", farFuture, wootric.JSON},
 		{"offset in seconds", oddOffset, wootric.JSON},
-		{"form property with a bracket", withProps(map[string]string{"a[b]": "x"}), wootric.Form},
+		{"form property whose brackets do not balance", withProps(map[string]string{"a]b[": "x"}), wootric.Form},
+		{"form property with an open bracket", withProps(map[string]string{"a[b": "x"}), wootric.Form},
 		{"form property without a name", withProps(map[string]string{"": "x"}), wootric.Form},
 		{"unknown format", docResponse(pacific), wootric.Format(9)},
 	}

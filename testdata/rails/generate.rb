@@ -14,7 +14,8 @@ require "active_support/json"
 dir = ARGV[0] || __dir__
 
 # The sample events of Wootric's documentation, plus a rich one: a comment
-# with everything a form or JSON must escape, end-user properties of every
+# with everything a form or JSON must escape, property names with brackets,
+# end-user properties of every
 # JSON type, and fields this library does not model.
 def events(zone)
   Time.zone = zone
@@ -44,10 +45,12 @@ def events(zone)
       "trial" => true, "churned" => false, "nickname" => nil,
       "address" => { "city" => "San Francisco", "zip" => "94107" },
       "tags" => ["a b", "c&d"], "Plan name" => "Gold [beta]",
+      # Names with brackets, which Wootric allows: they must come back as named.
+      "Plan [beta]" => "Gold", "[x]" => "y", "Ease of use [app]" => 9,
     },
     "updated_at" => t.("2016-08-05 09:01:02.345"),
     "excluded_from_calculations" => true,
-    "tags" => ["promoter"], "completed" => true, "survey" => { "id" => 1, "name" => "Q3" },
+    "tags" => ["promoter"], "completed" => true, "survey" => { "id" => 1, "name" => "Q3", "Label [x]" => "draft" },
   )
   common = { "timestamp" => t.("2016-08-04 13:57:31.329"), "account_token" => "NPS-xxxxxxxx", "survey_mode" => "NPS" }
   {
