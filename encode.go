@@ -277,21 +277,3 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-// bracketsBalance reports whether every "]" in s closes a "[" before it and
-// every "[" is closed: a property so named comes back from a form as named
-// (see keyPath.split).
-func bracketsBalance(s string) bool {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '[':
-			depth++
-		case ']':
-			if depth--; depth < 0 {
-				return false
-			}
-		}
-	}
-	return depth == 0
-}

@@ -99,9 +99,9 @@ type Handler struct {
 	Dedup Deduplicator
 
 	// DedupLease is how long a claim holds when its holder neither
-	// completes nor releases it (it died, or its run hangs), and so how
-	// long callbacks and next may run. Zero means DefaultDedupLease (one
-	// minute).
+	// completes nor releases it, as when its replica dies mid-run. It also
+	// bounds the callbacks as CallbackTimeout does, if it is the shorter.
+	// Zero means DefaultDedupLease (one minute).
 	DedupLease time.Duration
 
 	// DedupTTL is how long an event that has run is remembered, so that
@@ -326,10 +326,10 @@ func (h *Handler) checkWindow(ts time.Time) error {
 // takes is in d, for settle; if a callback or next panics through it with
 // http.ErrAbortHandler, it releases the claim itself.
 func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) error {
-	ctx := r.Context()
 	if h.Dedup == nil {
-		return h.run(ctx, w, r, d, next, h.callbackTimeout())
+		return h.run(w, r, d, next, h.callbackTimeout())
 	}
+	ctx := r.Context()
 	key, lease := dedupKey(d.event, d.stamp), h.dedupLease()
 	res, token, err := h.Dedup.Claim(ctx, key, lease)
 	switch {
@@ -357,7 +357,7 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, n
 			_ = h.settle(ctx, d, errAborted)
 		}
 	}()
-	err = h.run(ctx, w, r, d, next, limit)
+	err = h.run(w, r, d, next, limit)
 	ran = true
 	return err
 }
@@ -404,10 +404,10 @@ func storeError(op string, err error) error {
 }
 
 // run runs the event's callbacks, then next if there is one, within
-// limit if it is positive. Their context carries ctx's values, but does not
-// end with it: see runContext.
-func (h *Handler) run(ctx context.Context, w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler, limit time.Duration) error {
-	rc := newRunContext(ctx, d.event, limit)
+// limit if it is positive. Their context carries the request's values, but
+// does not end with it: see runContext.
+func (h *Handler) run(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler, limit time.Duration) error {
+	rc := newRunContext(r.Context(), d.event, limit)
 	defer rc.stop()
 	if err := h.dispatch(w, r, d, rc); err != nil || next == nil {
 		return err
@@ -446,14 +446,14 @@ func (h *Handler) dedupTTL() time.Duration {
 	if ttl <= 0 {
 		ttl = DefaultDedupTTL
 	}
-	if min := h.ReplayWindow + maxFutureSkew; h.ReplayWindow > 0 && ttl < min {
+	if floor := h.ReplayWindow + maxFutureSkew; h.ReplayWindow > 0 && ttl < floor {
 		h.warnTTL.Do(func() {
 			if h.Logger != nil {
 				h.Logger.Warn("wootric: DedupTTL is shorter than ReplayWindow; completed keys are kept for the window instead",
 					slog.Duration("dedup_ttl", ttl), slog.Duration("replay_window", h.ReplayWindow))
 			}
 		})
-		ttl = min
+		ttl = floor
 	}
 	return ttl
 }

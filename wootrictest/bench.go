@@ -46,7 +46,7 @@ func BenchmarkDeduplicator(b *testing.B, d wootric.Deduplicator) {
 			}
 			sigs[i] = wootric.Sign(Secret, bodies[i])
 		}
-		// Ids differ across runs of the benchmark function.
+		// Each run of the benchmark function has keys of its own.
 		account += "x"
 		return bodies, sigs
 	}
