@@ -351,6 +351,21 @@ func TestDedupStoreErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("next panics after answering 200 and the release fails", func(t *testing.T) {
+		h := wootric.NewHandler(testSecret)
+		h.Dedup = &store{releaseErr: failing}
+		mw := h.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			panic("next bug after its answer")
+		}))
+		defer func() {
+			if v := recover(); v != http.ErrAbortHandler {
+				t.Errorf("delivery panicked with %v, want http.ErrAbortHandler so the 200 is cut off", v)
+			}
+		}()
+		serve(t, mw, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	})
+
 	t.Run("a completion that fails is logged", func(t *testing.T) {
 		logs := &logRecords{}
 		h := wootric.NewHandler(testSecret)

@@ -1,6 +1,7 @@
 package wootric
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -24,10 +25,11 @@ func serveNext(next http.Handler, w *statusWriter, r *http.Request, e *Event) (e
 	return nil
 }
 
-// panicked reports whether err is a callback's or next's panic.
+// panicked reports whether err is, or holds, a callback's or next's panic:
+// settle may have joined a store's error to it.
 func panicked(err error) bool {
-	ce, ok := err.(*CallbackError)
-	return ok && ce.Panic != nil
+	var ce *CallbackError
+	return errors.As(err, &ce) && ce.Panic != nil
 }
 
 // statusWriter records the final status a handler writes. Flush and
