@@ -36,10 +36,7 @@ func TestHandlerCallbackTimeout(t *testing.T) {
 			h := wootric.NewHandler(testSecret)
 			h.CallbackTimeout = tc.timeout
 			h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error { return tc.callback(ctx) })
-			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-				got = err
-				w.WriteHeader(wootric.StatusCode(err))
-			}
+			keepErrors(h, &got)
 			w := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
 			if w.Code != tc.status {
 				t.Fatalf("answer %d (%v), want %d", w.Code, got, tc.status)

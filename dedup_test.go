@@ -335,10 +335,7 @@ func TestDedupStoreErrors(t *testing.T) {
 			h := wootric.NewHandler(testSecret)
 			h.Dedup = tc.store
 			h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return tc.callback })
-			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-				got = err
-				w.WriteHeader(wootric.StatusCode(err))
-			}
+			keepErrors(h, &got)
 			code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code
 			if code != tc.status || runs.Load() != tc.runs {
 				t.Errorf("answer %d with %d runs (%v), want %d and %d", code, runs.Load(), got, tc.status, tc.runs)

@@ -32,6 +32,15 @@ func delivery(t testing.TB, body []byte, secret, contentType string) *http.Reque
 	return r
 }
 
+// keepErrors makes h answer refusals and failures as it does by default,
+// and keep the error of the last in *got.
+func keepErrors(h *wootric.Handler, got *error) {
+	h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		*got = err
+		w.WriteHeader(wootric.StatusCode(err))
+	}
+}
+
 // recorder counts what a Handler ran.
 type recorder struct {
 	callbacks atomic.Int32
@@ -400,10 +409,7 @@ func TestHandlerErrorHandlerGetsTheReason(t *testing.T) {
 			var got error
 			h := wootric.NewHandler(testSecret)
 			h.OnDeclineCreated(func(context.Context, *wootric.Event) error { return failure })
-			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-				got = err
-				w.WriteHeader(wootric.StatusCode(err))
-			}
+			keepErrors(h, &got)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, tc.req())
 			if !errors.Is(got, tc.target) || w.Code != tc.status {
@@ -554,10 +560,7 @@ func TestHandlerReplayWindow(t *testing.T) {
 			h := wootric.NewHandler(testSecret)
 			h.ReplayWindow = tc.window
 			h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
-			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-				got = err
-				w.WriteHeader(wootric.StatusCode(err))
-			}
+			keepErrors(h, &got)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, eventAt(t, tc.ts))
 			if w.Code != tc.status {

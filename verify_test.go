@@ -177,7 +177,7 @@ func handlerError(t *testing.T, body []byte, sig string, secrets []string) error
 	t.Helper()
 	var got error
 	h := wootric.NewHandler(secrets...)
-	h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { got = err }
+	keepErrors(h, &got)
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	r.Header.Set(wootric.SignatureHeader, sig)
 	h.ServeHTTP(httptest.NewRecorder(), r)
