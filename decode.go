@@ -35,14 +35,17 @@ const MaxDepth = 10
 // a Rails model's (lower-case letters, digits and underscores); with
 // several, the first in the body names the type.
 //
-// Fields this package does not model are ignored, whatever they hold. A
-// JSON number or boolean where a string is expected is kept as its literal
-// text. Decode refuses, with a *[PayloadError] wrapping [ErrMalformedPayload]:
-// a syntax error; a body with no object, or both a response and a decline;
-// a missing or empty event_name; a response or decline without its id, or a
+// Fields this package does not model are ignored, whatever they hold, and
+// [Event.Lookup] reads them from Raw. A JSON number or boolean where a
+// string is expected is kept as its literal text, in Tags too. Decode
+// refuses, with a *[PayloadError] wrapping [ErrMalformedPayload]: a syntax
+// error; a body with no object, or both a response and a decline; a
+// missing or empty event_name; a response or decline without its id, or a
 // response without its score; a number that is not an integer or does not
 // fit; a boolean other than true or false; a time in none of the accepted
-// forms; a modelled field given twice; invalid UTF-8 in any text; a form key
+// forms; tags that are not a list of text; a modelled field given twice
+// (a form's list items, such as response[tags][]=a, may come many times);
+// invalid UTF-8 in any text; a form key
 // whose top-level name holds a "]" or is empty; and nesting deeper than
 // [MaxDepth]. A name with brackets inside a key, such as the property
 // "Plan [beta]" in "response[end_user_properties][Plan [beta]]", comes back
@@ -148,33 +151,6 @@ const (
 	topSurveyMode
 )
 
-// Bits of decoder.seen: the object's fields seen so far.
-const (
-	fieldID = 1 << iota
-	fieldEmail
-	fieldExternalID
-	fieldScore
-	fieldText
-	fieldIPAddress
-	fieldOriginURL
-	fieldEndUserID
-	fieldEndUserProperties
-	fieldSurveyID
-	fieldCreatedAt
-	fieldUpdatedAt
-	fieldExcluded
-)
-
-// record holds the fields of a response or a decline while decoding.
-type record struct {
-	id, endUserID, surveyID             int64
-	score                               int
-	email, externalID, text, ip, origin string
-	props                               map[string]string
-	createdAt, updatedAt                time.Time
-	excluded                            bool
-}
-
 // decoder holds the state of one Decode. The JSON and form readers feed it
 // values through setTop, setField and setProp, which check and convert them
 // the same way for both formats.
@@ -199,8 +175,12 @@ type decoder struct {
 	kindOff    int    // where the object began
 	other      string // the first other top-level object's name, see isObjectName
 	objectKeys uint8  // the JSON reader's object keys seen, a bit per kind
-	seen       uint16
-	rec        record
+	// ev is the event, allocated with its response or decline when the
+	// object begins; the decoder sets the object's fields in place.
+	ev     *Event
+	seen   uint32 // the object's fields seen so far, bit i for fields[i]
+	listed uint32 // the fields of seen that came as a form's list items
+	props  map[string]string
 
 	nested map[string]*formNode // the form reader's nested end-user properties
 }
@@ -234,9 +214,9 @@ func (d *decoder) errAt(off int, field, reason string) error {
 	return &PayloadError{Field: field, Offset: off, Reason: reason}
 }
 
-// fieldErr refuses v as the value of field of the response or decline.
-func (d *decoder) fieldErr(v value, field, reason string) error {
-	return d.errAt(v.off, d.kind.String()+"."+field, reason)
+// fieldErr refuses v as the value of fields[i] of the response or decline.
+func (d *decoder) fieldErr(v value, i int, reason string) error {
+	return d.errAt(v.off, d.kind.String()+"."+fields[i].name, reason)
 }
 
 // topBit returns the bit of a modelled top-level field, 0 for others.
@@ -288,129 +268,123 @@ func (d *decoder) setTop(bit uint8, v value) error {
 	return nil
 }
 
-// beginObject records that the body's object is kind, found at off.
+// beginObject records that the body's object is kind, found at off, and
+// allocates the event with it: one allocation holds both.
 func (d *decoder) beginObject(kind objectKind, off int) error {
 	switch d.kind {
 	case noObject:
-		d.kind, d.kindOff = kind, off
-		return nil
 	case kind:
 		return d.errAt(off, kind.String(), "given twice")
+	default:
+		return d.errAt(off, "", "both a response and a decline")
 	}
-	return d.errAt(off, "", "both a response and a decline")
+	d.kind, d.kindOff = kind, off
+	if kind == responseObject {
+		x := &struct {
+			e Event
+			r Response
+		}{}
+		x.e.Response = &x.r
+		d.ev = &x.e
+	} else {
+		x := &struct {
+			e Event
+			d Decline
+		}{}
+		x.e.Decline = &x.d
+		d.ev = &x.e
+	}
+	return nil
 }
 
-// setField sets the object's field bit to v. A zero bit, a field unknown
-// or one the object does not have, is ignored.
-func (d *decoder) setField(bit uint16, v value) error {
-	if bit == 0 {
-		return nil
-	}
-	field := fieldNames[bits.TrailingZeros16(bit)]
+// see records that the object's field i has a value, and refuses one
+// given twice.
+func (d *decoder) see(i int, v value) error {
+	bit := uint32(1) << i
 	if d.seen&bit != 0 {
-		return d.fieldErr(v, field, "given twice")
+		return d.fieldErr(v, i, "given twice")
 	}
 	d.seen |= bit
-	r := &d.rec
+	return nil
+}
+
+// setField sets the object's field i to v. An i of -1, a field unknown or
+// one the object does not have, is ignored.
+func (d *decoder) setField(i int, v value) error {
+	if i < 0 {
+		return nil
+	}
+	if err := d.see(i, v); err != nil {
+		return err
+	}
 	var reason string
-	switch bit {
-	case fieldID:
-		r.id, reason = toInt(v, true)
-	case fieldEmail:
-		r.email, reason = toString(v)
-	case fieldExternalID:
-		r.externalID, reason = toString(v)
-	case fieldScore:
+	switch p := d.ev.field(i).(type) {
+	case *int64:
+		*p, reason = toInt(v, fields[i].required)
+	case *int:
 		var n int64
-		n, reason = toInt(v, true)
-		r.score = int(n)
-		if int64(r.score) != n {
+		n, reason = toInt(v, fields[i].required)
+		if *p = int(n); int64(*p) != n {
 			reason = "integer out of range"
 		}
-	case fieldText:
-		r.text, reason = toString(v)
-	case fieldIPAddress:
-		r.ip, reason = toString(v)
-	case fieldOriginURL:
-		r.origin, reason = toString(v)
-	case fieldEndUserID:
-		r.endUserID, reason = toInt(v, false)
-	case fieldSurveyID:
-		r.surveyID, reason = toInt(v, false)
-	case fieldCreatedAt:
-		r.createdAt, reason = toTime(v)
-	case fieldUpdatedAt:
-		r.updatedAt, reason = toTime(v)
-	case fieldExcluded:
-		r.excluded, reason = toBool(v)
-	case fieldEndUserProperties:
-		// Only a null or an empty form value comes here: the readers
-		// give the members of an object to setProp.
+	case *string:
+		*p, reason = toString(v)
+	case *time.Time:
+		*p, reason = toTime(v)
+	case *bool:
+		*p, reason = toBool(v)
+	case *[]string:
+		// Only a single value comes here; the readers give a list's
+		// items to addItem.
+		if !v.isNull() {
+			reason = "not a list"
+		}
+	case *map[string]string:
+		// Only a single value comes here; the readers give the members
+		// of an object to setProp.
 		if !v.isNull() {
 			reason = "not an object"
 		}
 	}
 	if reason != "" {
-		return d.fieldErr(v, field, reason)
+		return d.fieldErr(v, i, reason)
 	}
 	return nil
 }
 
-var fieldNames = [...]string{
-	"id", "email", "external_id", "score", "text", "ip_address", "origin_url",
-	"end_user_id", "end_user_properties", "survey_id", "created_at", "updated_at",
-	"excluded_from_calculations",
-}
-
-// fieldBit returns the bit of a field of kind, 0 for a field this package
-// does not model or kind does not have.
-func fieldBit(kind objectKind, field string) uint16 {
-	switch field {
-	case "id":
-		return fieldID
-	case "email":
-		return fieldEmail
-	case "external_id":
-		return fieldExternalID
-	case "ip_address":
-		return fieldIPAddress
-	case "origin_url":
-		return fieldOriginURL
-	case "end_user_id":
-		return fieldEndUserID
-	case "end_user_properties":
-		return fieldEndUserProperties
-	case "survey_id":
-		return fieldSurveyID
-	case "created_at":
-		return fieldCreatedAt
-	case "updated_at":
-		return fieldUpdatedAt
+// addItem appends v to the object's list field i: an element of a JSON
+// array (first is true for the array's first), or a form's list item such
+// as response[tags][]=a, of which there may be several.
+func (d *decoder) addItem(i int, v value, first bool) error {
+	bit := uint32(1) << i
+	if first || d.listed&bit == 0 {
+		if err := d.see(i, v); err != nil {
+			return err
+		}
+		d.listed |= bit
 	}
-	if kind != responseObject {
-		return 0
+	p, _ := d.ev.field(i).(*[]string)
+	if p == nil { // not a list: refused as setField refuses it
+		return d.fieldErr(v, i, "not a single value")
 	}
-	switch field {
-	case "score":
-		return fieldScore
-	case "text":
-		return fieldText
-	case "excluded_from_calculations":
-		return fieldExcluded
+	text, reason := toString(v)
+	if reason != "" {
+		return d.fieldErr(v, i, "not a list of text")
 	}
-	return 0
+	*p = append(*p, text)
+	return nil
 }
 
 // setProp sets the end-user property key to text, which the reader has
 // already turned into the property's text.
 func (d *decoder) setProp(key string, off int, text string) error {
-	if d.rec.props == nil {
-		d.rec.props = make(map[string]string, 4)
+	if d.props == nil {
+		d.props = make(map[string]string, 4)
 	}
-	if _, dup := d.rec.props[key]; dup {
+	if _, dup := d.props[key]; dup {
 		return d.errAt(off, d.kind.String()+".end_user_properties", "a property given twice")
 	}
-	d.rec.props[key] = text
+	d.props[key] = text
 	return nil
 }
 
@@ -545,47 +519,18 @@ func (d *decoder) event(raw []byte) (*Event, error) {
 	if d.kind == noObject {
 		return nil, d.errAt(end, "", "no object: neither a response, a decline nor another")
 	}
-	if d.seen&fieldID == 0 {
-		return nil, d.errAt(d.kindOff, d.kind.String()+".id", "missing")
-	}
-	if d.kind == responseObject && d.seen&fieldScore == 0 {
-		return nil, d.errAt(d.kindOff, "response.score", "missing")
+	for i := range fields {
+		if fields[i].required && d.seen&(1<<i) == 0 && d.ev.field(i) != nil {
+			return nil, d.errAt(d.kindOff, d.kind.String()+"."+fields[i].name, "missing")
+		}
 	}
 	d.finishNested()
-	r := &d.rec
-	if r.props == nil {
-		r.props = map[string]string{}
+	if d.props == nil {
+		d.props = map[string]string{}
 	}
-	// One allocation holds the event and its object.
-	if d.kind == responseObject {
-		x := &struct {
-			e Event
-			r Response
-		}{}
-		x.r = Response{
-			ID: r.id, Email: r.email, ExternalID: r.externalID, Score: r.score,
-			Text: r.text, IPAddress: r.ip, OriginURL: r.origin,
-			EndUserID: r.endUserID, EndUserProperties: r.props, SurveyID: r.surveyID,
-			CreatedAt: r.createdAt, UpdatedAt: r.updatedAt,
-			ExcludedFromCalculations: r.excluded,
-		}
-		x.e.Response = &x.r
-		d.fillEvent(&x.e, raw)
-		return &x.e, nil
-	}
-	x := &struct {
-		e Event
-		d Decline
-	}{}
-	x.d = Decline{
-		ID: r.id, Email: r.email, ExternalID: r.externalID,
-		IPAddress: r.ip, OriginURL: r.origin,
-		EndUserID: r.endUserID, EndUserProperties: r.props, SurveyID: r.surveyID,
-		CreatedAt: r.createdAt, UpdatedAt: r.updatedAt,
-	}
-	x.e.Decline = &x.d
-	d.fillEvent(&x.e, raw)
-	return &x.e, nil
+	*d.ev.field(propsField).(*map[string]string) = d.props
+	d.fillEvent(d.ev, raw)
+	return d.ev, nil
 }
 
 func (d *decoder) fillEvent(e *Event, raw []byte) {

@@ -90,28 +90,28 @@ func (d *decoder) formPair(start, end int) error {
 	if p.n < 2 || len(p.seg(1)) == 0 {
 		return d.errAt(start, kind.String(), "not a hash")
 	}
-	switch d.kind {
-	case noObject:
-		d.kind, d.kindOff = kind, start
-	case kind:
-	default:
-		return d.errAt(start, "", "both a response and a decline")
+	if d.kind != kind {
+		if err := d.beginObject(kind, start); err != nil {
+			return err
+		}
 	}
-	bit := fieldBit(kind, p.seg(1))
+	i := fieldIndex(kind, p.seg(1))
 	switch {
-	case bit == fieldEndUserProperties && p.n > 2:
+	case i == propsField && p.n > 2:
 		return d.formProp(&p, v, start)
-	case bit != 0 && p.n > 2:
-		return d.fieldErr(v, fieldNames[bits.TrailingZeros16(bit)], "not a single value")
-	case bit == fieldEndUserProperties:
+	case i >= 0 && p.n == 3 && len(p.seg(2)) == 0:
+		return d.addItem(i, v, false) // response[tags][]=a
+	case i >= 0 && p.n > 2:
+		return d.fieldErr(v, i, "not a single value")
+	case i == propsField:
 		// response[end_user_properties]= is an empty hash, and only
 		// that; it may come with the properties' own pairs.
 		if !v.isNull() {
-			return d.fieldErr(v, "end_user_properties", "not an object")
+			return d.fieldErr(v, i, "not an object")
 		}
 		return nil
 	}
-	return d.setField(bit, v)
+	return d.setField(i, v)
 }
 
 // split splits p.key into its parts: a name, then bracketed segments. It
@@ -232,17 +232,17 @@ func (p *keyPath) splitAsRack(i int) string {
 // formProp sets the end-user property named by p's third part.
 func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	if len(p.seg(2)) == 0 {
-		return d.fieldErr(v, "end_user_properties", "not an object")
+		return d.fieldErr(v, propsField, "not an object")
 	}
 	key := p.seg(2)
 	if p.n == 3 {
 		if _, dup := d.nested[key]; dup {
-			return d.fieldErr(v, "end_user_properties", "a property given twice")
+			return d.fieldErr(v, propsField, "a property given twice")
 		}
 		return d.setProp(key, off, v.s)
 	}
-	if _, dup := d.rec.props[key]; dup {
-		return d.fieldErr(v, "end_user_properties", "a property given twice")
+	if _, dup := d.props[key]; dup {
+		return d.fieldErr(v, propsField, "a property given twice")
 	}
 	root := d.nested[key]
 	if root == nil {
@@ -258,7 +258,7 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 	}
 	leaf := &formNode{leaf: v.s, null: v.kind == valueNull, isLeaf: true}
 	if !root.insert(path, leaf) {
-		return d.fieldErr(v, "end_user_properties", "a property with conflicting nested keys")
+		return d.fieldErr(v, propsField, "a property with conflicting nested keys")
 	}
 	return nil
 }
@@ -266,11 +266,11 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 // finishNested turns the form's nested end-user properties into their
 // compact JSON. formProp has kept their names apart from the others'.
 func (d *decoder) finishNested() {
-	if len(d.nested) > 0 && d.rec.props == nil {
-		d.rec.props = make(map[string]string, len(d.nested))
+	if len(d.nested) > 0 && d.props == nil {
+		d.props = make(map[string]string, len(d.nested))
 	}
 	for key, root := range d.nested {
-		d.rec.props[key] = string(root.appendJSON(nil))
+		d.props[key] = string(root.appendJSON(nil))
 	}
 }
 

@@ -85,15 +85,43 @@ func (d *decoder) jsonObject(kind objectKind, off int) error {
 		if !ok {
 			return nil
 		}
-		if field == "end_user_properties" {
+		i := fieldIndex(kind, field)
+		d.skipSpace()
+		switch {
+		case i == propsField:
 			err = d.jsonProps(foff)
-		} else {
+		case i >= 0 && d.i < len(d.s) && d.s[d.i] == '[' && isList(d.ev.field(i)):
+			err = d.jsonList(i)
+		default:
 			var v value
 			if v, err = d.value(); err == nil {
-				err = d.setField(fieldBit(kind, field), v)
+				err = d.setField(i, v)
 			}
 		}
 		if err != nil {
+			return err
+		}
+	}
+}
+
+// jsonList reads the JSON array at d.i, the value of the list field i.
+func (d *decoder) jsonList(i int) error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		more, err := d.more(first, ']')
+		if err != nil || !more {
+			if err == nil && first {
+				err = d.see(i, value{off: d.i}) // [] is given, if empty
+			}
+			return err
+		}
+		v, err := d.value()
+		if err != nil {
+			return err
+		}
+		if err := d.addItem(i, v, first); err != nil {
 			return err
 		}
 	}
@@ -107,9 +135,9 @@ func (d *decoder) jsonProps(off int) error {
 		if err != nil {
 			return err
 		}
-		return d.setField(fieldEndUserProperties, v)
+		return d.setField(propsField, v)
 	}
-	if err := d.setField(fieldEndUserProperties, value{kind: valueNull, off: off}); err != nil {
+	if err := d.setField(propsField, value{kind: valueNull, off: off}); err != nil {
 		return err
 	}
 	if err := d.open(); err != nil {

@@ -81,6 +81,7 @@ func richResponse(loc *time.Location) *wootric.Event {
 	}
 	r.UpdatedAt = at(loc, 2016, 8, 5, 9, 1, 2, 345)
 	r.ExcludedFromCalculations = true
+	r.Completed, r.Tags = true, []string{"promoter"}
 	return e
 }
 
@@ -435,9 +436,9 @@ func TestDecodeAccepts(t *testing.T) {
 			responseEvent("deleted", wootric.Response{ID: 1, Score: 9})},
 		{"unknown decline event", "decline[id]=1&event_name=archived",
 			declineEvent("archived", wootric.Decline{ID: 1})},
-		{"unknown fields of any shape are ignored", `{"response":{"id":1,"score":9,"tags":["a",{"b":[null,true,1.5e-3]}],"survey":{"id":2}},"event_name":"created","extra":{"x":[]},"version":2}`,
+		{"unknown fields of any shape are ignored", `{"response":{"id":1,"score":9,"labels":["a",{"b":[null,true,1.5e-3]}],"survey":{"id":2}},"event_name":"created","extra":{"x":[]},"version":2}`,
 			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
-		{"unknown form fields of any shape are ignored", "response[id]=1&response[score]=9&response[survey][id]=2&response[tags][]=a&extra[x][y]=1&version&event_name=created",
+		{"unknown form fields of any shape are ignored", "response[id]=1&response[score]=9&response[survey][id]=2&response[labels][]=a&extra[x][y]=1&version&event_name=created",
 			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"a decline ignores response-only fields", `{"decline":{"id":1,"score":"n/a","text":{},"excluded_from_calculations":7},"event_name":"created"}`,
 			declineEvent("created", wootric.Decline{ID: 1})},
@@ -496,6 +497,16 @@ func TestDecodeAccepts(t *testing.T) {
 		{"other objects beside a response are ignored", `{"survey":{"channel":"web"},"response":{"id":1,"score":9},"event_name":"created"}`,
 			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
 		{"other form objects beside a decline are ignored", "survey[channel]=web&decline[id]=1&event_name=created",
+			declineEvent("created", wootric.Decline{ID: 1})},
+		{"json tags and completed", `{"response":{"id":1,"score":9,"tags":["vip","a & b",7,true,null],"completed":true},"event_name":"created"}`,
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Tags: []string{"vip", "a & b", "7", "true", ""}, Completed: true})},
+		{"form tags and completed, as to_query writes them", "response%5Bcompleted%5D=true&response%5Bid%5D=1&response%5Bscore%5D=9&response%5Btags%5D%5B%5D=vip&response%5Btags%5D%5B%5D=a+%26+b&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9, Tags: []string{"vip", "a & b"}, Completed: true})},
+		{"json empty and null tags are none", `{"response":{"id":1,"score":9,"tags":[],"completed":false},"event_name":"created"}`,
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
+		{"form tags key without items is none", "response[id]=1&response[score]=9&response[tags]=&event_name=created",
+			responseEvent("created", wootric.Response{ID: 1, Score: 9})},
+		{"a decline's tags are not modelled", `{"decline":{"id":1,"tags":"x","completed":"maybe"},"event_name":"created"}`,
 			declineEvent("created", wootric.Decline{ID: 1})},
 	}
 	for _, tc := range tests {
@@ -581,8 +592,16 @@ func TestDecodeRefuses(t *testing.T) {
 		{"form response a value", "response=1&event_name=created", "response", "not a hash", 0},
 		{"form field nested", "response[id][x]=1&event_name=created", "response.id", "not a single value", -1},
 		{"form top field nested", "event_name[x]=created&response[id]=1&response[score]=9", "event_name", "not a single value", 0},
+		{"tags a string", `{"response":{"id":1,"score":9,"tags":"vip"},"event_name":"created"}`, "response.tags", "not a list", 37},
+		{"tags holding an object", `{"response":{"id":1,"score":9,"tags":["a",{"b":1}]},"event_name":"created"}`, "response.tags", "not a list of text", 42},
+		{"tags given twice", `{"response":{"id":1,"score":9,"tags":[],"tags":["a"]},"event_name":"created"}`, "response.tags", "given twice", -1},
+		{"form tags both a value and items", "response[id]=1&response[score]=9&response[tags]=&response[tags][]=b&event_name=created", "response.tags", "given twice", -1},
+		{"form tags both items and a value", "response[id]=1&response[score]=9&response[tags][]=a&response[tags]=b&event_name=created", "response.tags", "given twice", -1},
+		{"form tags nested", "response[id]=1&response[score]=9&response[tags][][x]=a&event_name=created", "response.tags", "not a single value", -1},
+		{"form score as items", "response[id]=1&response[score][]=9&event_name=created", "response.score", "not a single value", -1},
+		{"completed not a boolean", `{"response":{"id":1,"score":9,"completed":"yes"},"event_name":"created"}`, "response.completed", "not true or false", -1},
 		{"trailing comma", `{"response":{"id":1,"score":9,},"event_name":"created"}`, "", "trailing comma", -1},
-		{"trailing comma in an unknown array", `{"response":{"id":1,"score":9,"tags":[1,]},"event_name":"created"}`, "", "trailing comma", -1},
+		{"trailing comma in an unknown array", `{"response":{"id":1,"score":9,"labels":[1,]},"event_name":"created"}`, "", "trailing comma", -1},
 		{"missing comma", `{"response":{"id":1 "score":9},"event_name":"created"}`, "", "expected ','", -1},
 		{"leading zero", `{"response":{"id":01,"score":9},"event_name":"created"}`, "", "expected ','", -1},
 		{"bad literal", `{"response":{"id":1,"score":9,"x":tru},"event_name":"created"}`, "", "invalid character", -1},

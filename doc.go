@@ -18,6 +18,10 @@
 //	})
 //	mux.Handle("POST /wootric", h)
 //
+// An Event models the fields Wootric documents, and [Event.Lookup] reaches
+// any other by its path, such as e.Lookup("survey", "channel"), the same for
+// a JSON body as for a form.
+//
 // Each step is also a plain function that works alone: [Verify] checks a
 // signature, [Decode] turns a body into an [Event], [Sign] computes the
 // header value and [Encode] turns an Event back into a body, for tests and

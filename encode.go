@@ -59,134 +59,146 @@ func (f Format) String() string {
 // to 9999 or whose offset is not in whole minutes, and, in a form, a
 // property name that is empty or holds a bracket, which no form can carry.
 func Encode(e *Event, f Format) ([]byte, error) {
-	kind, o, err := checkEvent(e, f)
+	kind, err := checkEvent(e, f)
 	if err != nil {
 		return nil, err
 	}
 	switch f {
 	case JSON:
-		return encodeJSON(e, kind, o), nil
+		return encodeJSON(e, kind), nil
 	case Form:
-		return encodeForm(e, kind, o), nil
+		return encodeForm(e, kind), nil
 	}
 	return nil, fmt.Errorf("%w: unknown format %d", ErrInvalidEvent, int(f))
 }
 
-// recordOf returns the response or decline of e, which must have one, as
-// the decoder's record of it.
-func recordOf(e *Event) (objectKind, record) {
-	if r := e.Response; r != nil {
-		return responseObject, record{id: r.ID, endUserID: r.EndUserID, surveyID: r.SurveyID,
-			score: r.Score, email: r.Email, externalID: r.ExternalID, text: r.Text, ip: r.IPAddress,
-			origin: r.OriginURL, props: r.EndUserProperties, createdAt: r.CreatedAt, updatedAt: r.UpdatedAt,
-			excluded: r.ExcludedFromCalculations}
-	}
-	d := e.Decline
-	return declineObject, record{id: d.ID, endUserID: d.EndUserID, surveyID: d.SurveyID,
-		email: d.Email, externalID: d.ExternalID, ip: d.IPAddress, origin: d.OriginURL,
-		props: d.EndUserProperties, createdAt: d.CreatedAt, updatedAt: d.UpdatedAt}
-}
-
 // checkEvent returns e's object if Encode can encode e in f, and otherwise
 // why not.
-func checkEvent(e *Event, f Format) (objectKind, record, error) {
+func checkEvent(e *Event, f Format) (objectKind, error) {
 	switch {
 	case e == nil:
-		return noObject, record{}, fmt.Errorf("%w: nil", ErrInvalidEvent)
+		return noObject, fmt.Errorf("%w: nil", ErrInvalidEvent)
 	case (e.Response == nil) == (e.Decline == nil):
-		return noObject, record{}, fmt.Errorf("%w: want exactly one of Response and Decline", ErrInvalidEvent)
+		return noObject, fmt.Errorf("%w: want exactly one of Response and Decline", ErrInvalidEvent)
 	case e.Name == "":
-		return noObject, record{}, fmt.Errorf("%w: empty Name", ErrInvalidEvent)
+		return noObject, fmt.Errorf("%w: empty Name", ErrInvalidEvent)
 	}
-	kind, o := recordOf(e)
+	kind := declineObject
+	if e.Response != nil {
+		kind = responseObject
+	}
 	if e.Type != "" && e.Type != eventType(kind, e.Name) {
-		return kind, o, fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, kind, e.Name)
+		return kind, fmt.Errorf("%w: Type %q is not %s.%s", ErrInvalidEvent, e.Type, kind, e.Name)
 	}
-	texts := []string{e.Name, e.AccountToken, string(e.SurveyMode), o.email, o.externalID, o.text, o.ip, o.origin}
-	for k, v := range o.props {
-		texts = append(texts, k, v)
-		if f == Form && (k == "" || !bracketsBalance(k)) {
-			return kind, o, fmt.Errorf("%w: a form cannot carry an end-user property whose name is empty or has brackets that do not balance", ErrInvalidEvent)
+	texts := []string{e.Name, e.AccountToken, string(e.SurveyMode)}
+	times := []time.Time{e.Timestamp}
+	for i := range fields {
+		switch p := e.field(i).(type) {
+		case *string:
+			texts = append(texts, *p)
+		case *[]string:
+			texts = append(texts, *p...)
+		case *time.Time:
+			times = append(times, *p)
+		case *map[string]string:
+			for k, v := range *p {
+				texts = append(texts, k, v)
+				if f == Form && (k == "" || !bracketsBalance(k)) {
+					return kind, fmt.Errorf("%w: a form cannot carry an end-user property whose name is empty or has brackets that do not balance", ErrInvalidEvent)
+				}
+			}
 		}
 	}
 	for _, s := range texts {
 		if !utf8.ValidString(s) {
-			return kind, o, fmt.Errorf("%w: text that is not UTF-8", ErrInvalidEvent)
+			return kind, fmt.Errorf("%w: text that is not UTF-8", ErrInvalidEvent)
 		}
 	}
-	for _, t := range []time.Time{e.Timestamp, o.createdAt, o.updatedAt} {
+	for _, t := range times {
 		if _, off := t.Zone(); !t.IsZero() && (t.Year() < 0 || t.Year() > 9999 || off%60 != 0 || off <= -24*3600 || off >= 24*3600) {
-			return kind, o, fmt.Errorf("%w: a time outside years 0 to 9999 or with an offset not in whole minutes under 24 hours", ErrInvalidEvent)
+			return kind, fmt.Errorf("%w: a time outside years 0 to 9999 or with an offset not in whole minutes under 24 hours", ErrInvalidEvent)
 		}
 	}
-	return kind, o, nil
+	return kind, nil
 }
 
-func encodeJSON(e *Event, kind objectKind, o record) []byte {
+func encodeJSON(e *Event, kind objectKind) []byte {
 	b := make([]byte, 0, 640)
 	b = append(b, `{"`...)
 	b = append(b, kind.String()...)
-	b = append(b, `":{"id":`...)
-	b = strconv.AppendInt(b, o.id, 10)
-	b = jsonField(b, "email", o.email)
-	b = jsonField(b, "external_id", o.externalID)
-	if kind == responseObject {
-		b = append(b, `,"score":`...)
-		b = strconv.AppendInt(b, int64(o.score), 10)
-		b = jsonField(b, "text", o.text)
-	}
-	b = jsonField(b, "ip_address", o.ip)
-	b = jsonField(b, "origin_url", o.origin)
-	b = append(b, `,"end_user_id":`...)
-	b = strconv.AppendInt(b, o.endUserID, 10)
-	b = append(b, `,"end_user_properties":{`...)
-	for i, k := range sortedKeys(o.props) {
-		if i > 0 {
+	b = append(b, `":{`...)
+	n := 0
+	for i := range fields {
+		p := e.field(i)
+		if p == nil || fields[i].extra && !isSet(p) {
+			continue
+		}
+		if n++; n > 1 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k, true)
-		b = append(b, ':')
-		b = appendJSONString(b, o.props[k], true)
-	}
-	b = append(b, `},"survey_id":`...)
-	b = strconv.AppendInt(b, o.surveyID, 10)
-	b = jsonTime(b, "created_at", o.createdAt)
-	b = jsonTime(b, "updated_at", o.updatedAt)
-	if kind == responseObject {
-		b = append(b, `,"excluded_from_calculations":`...)
-		b = strconv.AppendBool(b, o.excluded)
+		b = jsonValue(jsonKey(b, fields[i].name), p)
 	}
 	b = append(b, `},"event_name":`...)
 	b = appendJSONString(b, e.Name, true)
-	b = jsonTime(b, "timestamp", e.Timestamp)
-	b = jsonField(b, "account_token", e.AccountToken)
-	b = jsonField(b, "survey_mode", string(e.SurveyMode))
+	b = jsonValue(jsonKey(append(b, ','), "timestamp"), &e.Timestamp)
+	b = jsonValue(jsonKey(append(b, ','), "account_token"), &e.AccountToken)
+	mode := string(e.SurveyMode)
+	b = jsonValue(jsonKey(append(b, ','), "survey_mode"), &mode)
 	return append(b, '}')
 }
 
-// jsonField appends ,"name":"s", or null for "".
-func jsonField(b []byte, name, s string) []byte {
-	b = append(b, ',', '"')
+// jsonKey appends "name":.
+func jsonKey(b []byte, name string) []byte {
+	b = append(b, '"')
 	b = append(b, name...)
-	b = append(b, '"', ':')
-	if s == "" {
-		return append(b, "null"...)
-	}
-	return appendJSONString(b, s, true)
+	return append(b, '"', ':')
 }
 
-// jsonTime appends ,"name":"2016-08-04T13:57:26.558-07:00", or null for the
-// zero time.
-func jsonTime(b []byte, name string, t time.Time) []byte {
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, '"', ':')
-	if t.IsZero() {
-		return append(b, "null"...)
+// jsonValue appends the value p points to, a field's, as ActiveSupport
+// encodes it: "" and the zero time as null, times as
+// "2016-08-04T13:57:26.558-07:00", properties as strings in key order.
+func jsonValue(b []byte, p any) []byte {
+	switch p := p.(type) {
+	case *int64:
+		return strconv.AppendInt(b, *p, 10)
+	case *int:
+		return strconv.AppendInt(b, int64(*p), 10)
+	case *bool:
+		return strconv.AppendBool(b, *p)
+	case *string:
+		if *p == "" {
+			return append(b, "null"...)
+		}
+		return appendJSONString(b, *p, true)
+	case *time.Time:
+		if p.IsZero() {
+			return append(b, "null"...)
+		}
+		b = append(b, '"')
+		b = p.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		return append(b, '"')
+	case *[]string:
+		b = append(b, '[')
+		for i, s := range *p {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s, true)
+		}
+		return append(b, ']')
+	case *map[string]string:
+		b = append(b, '{')
+		for i, k := range sortedKeys(*p) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k, true)
+			b = append(b, ':')
+			b = appendJSONString(b, (*p)[k], true)
+		}
+		return append(b, '}')
 	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
-	return append(b, '"')
+	panic("wootric: a field of a type jsonValue does not know") // see TestFieldTable
 }
 
 // appendJSONString appends s, valid UTF-8, as a JSON string with the
@@ -223,38 +235,60 @@ func appendJSONString(b []byte, s string, activeSupport bool) []byte {
 	return append(b, '"')
 }
 
-func encodeForm(e *Event, kind objectKind, o record) []byte {
-	name := kind.String()
+func encodeForm(e *Event, kind objectKind) []byte {
 	var pairs []string
 	add := func(key, value string) {
 		// url.QueryEscape escapes as Ruby's CGI.escape: all but letters,
 		// digits and "_.-~" as %XX, and spaces as "+".
 		pairs = append(pairs, url.QueryEscape(key)+"="+url.QueryEscape(value))
 	}
-	field := func(f, value string) { add(name+"["+f+"]", value) }
-	field("id", strconv.FormatInt(o.id, 10))
-	field("email", o.email)
-	field("external_id", o.externalID)
-	if kind == responseObject {
-		field("score", strconv.Itoa(o.score))
-		field("text", o.text)
-		field("excluded_from_calculations", strconv.FormatBool(o.excluded))
+	for i := range fields {
+		p := e.field(i)
+		if p == nil || fields[i].extra && !isSet(p) {
+			continue
+		}
+		key := kind.String() + "[" + fields[i].name + "]"
+		switch p := p.(type) {
+		case *[]string:
+			// An array's items stay in order: to_query sorts the
+			// array's pairs as one, joined.
+			items := make([]string, len(*p))
+			for i, s := range *p {
+				items[i] = url.QueryEscape(key+"[]") + "=" + url.QueryEscape(s)
+			}
+			pairs = append(pairs, strings.Join(items, "&"))
+		case *map[string]string:
+			for k, v := range *p {
+				add(key+"["+k+"]", v)
+			}
+		default:
+			add(key, formValue(p))
+		}
 	}
-	field("ip_address", o.ip)
-	field("origin_url", o.origin)
-	field("end_user_id", strconv.FormatInt(o.endUserID, 10))
-	for k, v := range o.props {
-		field("end_user_properties]["+k, v)
-	}
-	field("survey_id", strconv.FormatInt(o.surveyID, 10))
-	field("created_at", rubyTime(o.createdAt))
-	field("updated_at", rubyTime(o.updatedAt))
 	add("event_name", e.Name)
-	add("timestamp", rubyTime(e.Timestamp))
+	add("timestamp", formValue(&e.Timestamp))
 	add("account_token", e.AccountToken)
 	add("survey_mode", string(e.SurveyMode))
 	sort.Strings(pairs) // as to_query does
 	return []byte(strings.Join(pairs, "&"))
+}
+
+// formValue returns the single value p points to, a field's, as to_query
+// writes it: times as Ruby prints them, and the zero time as nil, "".
+func formValue(p any) string {
+	switch p := p.(type) {
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *int:
+		return strconv.Itoa(*p)
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *string:
+		return *p
+	case *time.Time:
+		return rubyTime(*p)
+	}
+	panic("wootric: a field of a type formValue does not know") // see TestFieldTable
 }
 
 // rubyTime formats t as Ruby's Time#to_s: "2016-08-04 13:57:26 -0700", or

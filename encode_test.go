@@ -160,7 +160,10 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 			e.Decline = &wootric.Decline{ID: id, Email: email, EndUserProperties: props, CreatedAt: ts, UpdatedAt: ts}
 		} else {
 			e.Response = &wootric.Response{ID: id, Score: score, Email: email, Text: text, EndUserProperties: props,
-				CreatedAt: ts, ExcludedFromCalculations: score%2 == 0}
+				CreatedAt: ts, ExcludedFromCalculations: score%2 == 0, Completed: score%3 == 0}
+			if val != "" {
+				e.Response.Tags = []string{val, text, ""}
+			}
 		}
 		for _, format := range []wootric.Format{wootric.JSON, wootric.Form} {
 			body, err := wootric.Encode(e, format)

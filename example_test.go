@@ -155,3 +155,30 @@ func ExampleEvent_NPSCategory() {
 	// Output:
 	// NPS promoter
 }
+
+// Lookup reaches the fields the Event does not model, such as the survey's
+// channel and language, the same way whether the account sends JSON or a
+// form.
+func ExampleEvent_Lookup() {
+	bodies := [][]byte{
+		[]byte(`{"response":{"id":1128,"score":9,"tags":["vip"],"notes":[{"text":"Called back"}]},` +
+			`"survey":{"channel":"web","language":"fr"},"event_name":"created"}`),
+		[]byte("event_name=created&response%5Bid%5D=1128" +
+			"&response%5Bnotes%5D%5B%5D%5Btext%5D=Called+back&response%5Bscore%5D=9" +
+			"&response%5Btags%5D%5B%5D=vip&survey%5Bchannel%5D=web&survey%5Blanguage%5D=fr"),
+	}
+	for _, body := range bodies {
+		e, err := wootric.Decode(body)
+		if err != nil {
+			log.Fatal(err)
+		}
+		channel, _ := e.Lookup("survey", "channel")
+		note, _ := e.Lookup("response", "notes", "0", "text")
+		survey, _ := e.Lookup("survey")
+		_, ok := e.Lookup("survey", "mode")
+		fmt.Println(e.Response.Tags, channel, note, survey, ok)
+	}
+	// Output:
+	// [vip] web Called back {"channel":"web","language":"fr"} false
+	// [vip] web Called back {"channel":"web","language":"fr"} false
+}

@@ -137,6 +137,14 @@ type Response struct {
 	// ExcludedFromCalculations is true when the response does not count
 	// towards the account's score.
 	ExcludedFromCalculations bool
+	// Completed is true when the end user finished the survey: gave the
+	// score and, where asked, the follow-up. Wootric's API documents it;
+	// the webhook's samples do not show it, and it is false when absent.
+	Completed bool
+	// Tags are the tags on the response, nil if there are none: a JSON
+	// array of strings (a number or boolean kept as its literal text), or a
+	// form's response[tags][] pairs, in the order sent.
+	Tags []string
 }
 
 // Decline is an end user's dismissal of a survey. Its fields mean what
@@ -152,6 +160,135 @@ type Decline struct {
 	SurveyID          int64
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+}
+
+// field is a field of a response or a decline that this package models:
+// its name in the payload, and where it is in a Response and in a Decline.
+// The decoders, Encode and the errors all follow this one table: a new
+// field is an entry here and one in the struct, and TestFieldTable checks
+// that every exported field of Response and Decline has its entry.
+//
+// What a field's value may be follows from its Go type: an int64 or int
+// is an integer, a string text, a time.Time a time as Rails sends it, a
+// bool true or false, a []string a list of text and a map[string]string
+// the end-user properties.
+type field struct {
+	name string
+	// required: a response or decline without the field is refused.
+	required bool
+	// extra: the field is beyond Wootric's documented samples, so Encode
+	// writes it only when it is set, and the samples come back unchanged.
+	extra bool
+	// ofResponse and ofDecline return a pointer to the field in r or d;
+	// ofDecline is nil for a field a decline does not have.
+	ofResponse func(r *Response) any
+	ofDecline  func(d *Decline) any
+}
+
+// fields is the model of a response and a decline, in the order of
+// Wootric's documented payload, in which Encode writes them.
+var fields = [...]field{
+	{name: "id", required: true,
+		ofResponse: func(r *Response) any { return &r.ID }, ofDecline: func(d *Decline) any { return &d.ID }},
+	{name: "email",
+		ofResponse: func(r *Response) any { return &r.Email }, ofDecline: func(d *Decline) any { return &d.Email }},
+	{name: "external_id",
+		ofResponse: func(r *Response) any { return &r.ExternalID }, ofDecline: func(d *Decline) any { return &d.ExternalID }},
+	{name: "score", required: true,
+		ofResponse: func(r *Response) any { return &r.Score }},
+	{name: "text",
+		ofResponse: func(r *Response) any { return &r.Text }},
+	{name: "ip_address",
+		ofResponse: func(r *Response) any { return &r.IPAddress }, ofDecline: func(d *Decline) any { return &d.IPAddress }},
+	{name: "origin_url",
+		ofResponse: func(r *Response) any { return &r.OriginURL }, ofDecline: func(d *Decline) any { return &d.OriginURL }},
+	{name: "end_user_id",
+		ofResponse: func(r *Response) any { return &r.EndUserID }, ofDecline: func(d *Decline) any { return &d.EndUserID }},
+	{name: "end_user_properties",
+		ofResponse: func(r *Response) any { return &r.EndUserProperties }, ofDecline: func(d *Decline) any { return &d.EndUserProperties }},
+	{name: "survey_id",
+		ofResponse: func(r *Response) any { return &r.SurveyID }, ofDecline: func(d *Decline) any { return &d.SurveyID }},
+	{name: "created_at",
+		ofResponse: func(r *Response) any { return &r.CreatedAt }, ofDecline: func(d *Decline) any { return &d.CreatedAt }},
+	{name: "updated_at",
+		ofResponse: func(r *Response) any { return &r.UpdatedAt }, ofDecline: func(d *Decline) any { return &d.UpdatedAt }},
+	{name: "excluded_from_calculations",
+		ofResponse: func(r *Response) any { return &r.ExcludedFromCalculations }},
+	{name: "completed", extra: true,
+		ofResponse: func(r *Response) any { return &r.Completed }},
+	{name: "tags", extra: true,
+		ofResponse: func(r *Response) any { return &r.Tags }},
+}
+
+// propsField is the index of end_user_properties in fields, which the
+// decoders fill member by member.
+var propsField = fieldIndex(responseObject, "end_user_properties")
+
+// fieldsByLen lists the indexes in fields of the names of each length, so
+// that fieldIndex compares a name with one or two others, not all.
+var fieldsByLen = func() (t [32][]int8) {
+	for i := range fields {
+		n := len(fields[i].name)
+		t[n] = append(t[n], int8(i))
+	}
+	return t
+}()
+
+// fieldIndex returns the index in fields of the field name of kind, or -1
+// for a field this package does not model or kind does not have.
+func fieldIndex(kind objectKind, name string) int {
+	if len(name) >= len(fieldsByLen) {
+		return -1
+	}
+	for _, i := range fieldsByLen[len(name)] {
+		if f := &fields[i]; f.name == name {
+			if kind == declineObject && f.ofDecline == nil || kind == responseObject && f.ofResponse == nil {
+				return -1
+			}
+			return int(i)
+		}
+	}
+	return -1
+}
+
+// field returns a pointer to field i of e's response or decline, or nil
+// if e has neither or its object lacks the field.
+func (e *Event) field(i int) any {
+	f := &fields[i]
+	switch {
+	case e.Response != nil:
+		return f.ofResponse(e.Response)
+	case e.Decline != nil && f.ofDecline != nil:
+		return f.ofDecline(e.Decline)
+	}
+	return nil
+}
+
+func isList(p any) bool {
+	_, ok := p.(*[]string)
+	return ok
+}
+
+// isSet reports whether the field p points to holds other than its zero
+// value; an empty list or map is unset.
+func isSet(p any) bool {
+	switch p := p.(type) {
+	case *int64:
+		return *p != 0
+	case *int:
+		return *p != 0
+	case *string:
+		return *p != ""
+	case *time.Time:
+		return !p.IsZero()
+	case *bool:
+		return *p
+	case *[]string:
+		return len(*p) > 0
+	case *map[string]string:
+		return len(*p) > 0
+	}
+	return false
 }
 
 // object returns the id and updated_at of e's response or decline, or

@@ -1,0 +1,281 @@
+package wootric
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Lookup returns the value at path in the event's body, Raw, for the
+// fields this package does not model: e.Lookup("survey", "channel"), or
+// e.Lookup("response", "notes", "0", "text"). Each step of path is a key of
+// an object (a hash, in a form) or the decimal index of an array's item.
+//
+// The result is the same whether the body came as JSON or as a form, where
+// every value is text and keys group as Rack groups them
+// ("response[notes][][text]=a" is an array of objects):
+//
+//   - a string is its text; a JSON number or boolean is its literal, "12.5"
+//     or "true", as a form sends it; a null is "", as to_query sends nil;
+//   - an object or an array is compact JSON in which every value is a
+//     string, keys sorted: {"id":"1","tags":["a","b"]}.
+//
+// Where a key is given twice, the last one counts, as Rails reads a body.
+// Lookup reports false when nothing is at path, when path goes through a
+// value that is neither an object nor an array, when a form's pairs there
+// conflict in a way Rack refuses, and when Raw is not a body Decode
+// accepts. It reads Raw on every call.
+func (e *Event) Lookup(path ...string) (string, bool) {
+	if len(path) == 0 {
+		return "", false
+	}
+	var n *formNode
+	if isJSON(e.Raw) {
+		n = lookupJSON(string(e.Raw), path[0])
+	} else {
+		n = lookupForm(string(e.Raw), path[0])
+	}
+	for _, step := range path[1:] {
+		if n == nil {
+			return "", false
+		}
+		n = n.child(step)
+	}
+	switch {
+	case n == nil:
+		return "", false
+	case n.isLeaf:
+		return n.leaf, true
+	}
+	return string(n.appendText(nil)), true
+}
+
+// child returns n's member key, or its item at the decimal index key, or
+// nil.
+func (n *formNode) child(key string) *formNode {
+	switch {
+	case n.isHash():
+		return n.kids[key]
+	case n.isArray():
+		i, err := strconv.Atoi(key)
+		if err != nil || i < 0 || i >= len(n.items) || key != strconv.Itoa(i) {
+			return nil
+		}
+		return n.items[i]
+	}
+	return nil
+}
+
+// appendText appends n as compact JSON whose values are all strings, nulls
+// "", and keys sorted: the same for a JSON body and for a form.
+func (n *formNode) appendText(b []byte) []byte {
+	switch {
+	case n.isLeaf:
+		return appendJSONString(b, n.leaf, false)
+	case n.isArray():
+		b = append(b, '[')
+		for i, item := range n.items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = item.appendText(b)
+		}
+		return append(b, ']')
+	}
+	keys := slices.Clone(n.keys)
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k, false)
+		b = append(b, ':')
+		b = n.kids[k].appendText(b)
+	}
+	return append(b, '}')
+}
+
+// lookupJSON returns the value of the top-level key name of the JSON
+// body, the last if it is given twice, or nil.
+func lookupJSON(body, name string) *formNode {
+	d := decoder{s: body}
+	d.skipSpace()
+	if d.i >= len(d.s) || d.s[d.i] != '{' || d.open() != nil {
+		return nil
+	}
+	var found *formNode
+	for first := true; ; first = false {
+		key, _, ok, err := d.nextKey(first)
+		if err != nil {
+			return nil
+		}
+		if !ok {
+			return found
+		}
+		if key != name {
+			if _, err := d.value(); err != nil {
+				return nil
+			}
+			continue
+		}
+		if found, err = d.jsonNode(); err != nil {
+			return nil
+		}
+	}
+}
+
+// jsonNode reads the JSON value at d.i as a tree of text.
+func (d *decoder) jsonNode() (*formNode, error) {
+	d.skipSpace()
+	if d.i < len(d.s) && (d.s[d.i] == '{' || d.s[d.i] == '[') {
+		array := d.s[d.i] == '['
+		if err := d.open(); err != nil {
+			return nil, err
+		}
+		n := &formNode{}
+		if array {
+			n.items = []*formNode{}
+		} else {
+			n.kids = map[string]*formNode{}
+		}
+		for first := true; ; first = false {
+			var key string
+			var more bool
+			var err error
+			if array {
+				more, err = d.more(first, ']')
+			} else {
+				key, _, more, err = d.nextKey(first)
+			}
+			if err != nil || !more {
+				return n, err
+			}
+			kid, err := d.jsonNode()
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case array:
+				n.items = append(n.items, kid)
+			case n.kids[key] == nil:
+				n.keys = append(n.keys, key)
+				fallthrough
+			default:
+				n.kids[key] = kid
+			}
+		}
+	}
+	v, err := d.value()
+	if err != nil {
+		return nil, err
+	}
+	return &formNode{leaf: v.s, isLeaf: true}, nil // a null's s is ""
+}
+
+// lookupForm returns the value of the top-level name of the form body,
+// grouped as Rack's parse_nested_query groups it, or nil.
+func lookupForm(body, name string) *formNode {
+	d := decoder{s: body}
+	root := &formNode{kids: map[string]*formNode{}}
+	for start := 0; start <= len(body); {
+		end := strings.IndexByte(body[start:], '&')
+		if end < 0 {
+			end = len(body)
+		} else {
+			end += start
+		}
+		if !d.lookupPair(root, name, start, end) {
+			return nil
+		}
+		start = end + 1
+	}
+	return root.kids[name]
+}
+
+// lookupPair adds the pair in d.s[start:end] to root if its key's name is
+// name. It reports false if the body is not one Decode accepts, or the pair
+// conflicts with those before it as Rack's parser refuses.
+func (d *decoder) lookupPair(root *formNode, name string, start, end int) bool {
+	if start == end {
+		return true
+	}
+	pair := d.s[start:end]
+	rawKey, rawVal, hasVal := pair, "", false
+	if eq := strings.IndexByte(pair, '='); eq >= 0 {
+		rawKey, rawVal, hasVal = pair[:eq], pair[eq+1:], true
+	}
+	key, err := d.formText(rawKey, start)
+	if err != nil {
+		return false
+	}
+	p := keyPath{key: key}
+	if p.split() != "" {
+		return false
+	}
+	if p.drop || p.seg(0) != name {
+		return true
+	}
+	var text string
+	if hasVal {
+		if text, err = d.formText(rawVal, start); err != nil {
+			return false
+		}
+	}
+	path := make([]string, p.n)
+	for i := range path {
+		path[i] = p.seg(i)
+	}
+	return root.set(path, &formNode{leaf: text, isLeaf: true})
+}
+
+// set puts leaf at path below n as Rack's parse_nested_query does: a value
+// replaces what was there, "" appends to an array (or fills in the last
+// item, a hash that lacks the rest of path), and a path through a value,
+// or through a hash where an array is wanted or the reverse, is refused.
+func (n *formNode) set(path []string, leaf *formNode) bool {
+	seg, rest := path[0], path[1:]
+	if seg == "" {
+		if !n.isEmpty() && !n.isArray() {
+			return false
+		}
+		if n.items == nil {
+			n.items = []*formNode{}
+		}
+		if len(rest) == 0 {
+			n.items = append(n.items, leaf)
+			return true
+		}
+		if rest[0] == "" {
+			return false
+		}
+		if last := len(n.items) - 1; last >= 0 && n.items[last].isHash() && !n.items[last].has(rest) {
+			return n.items[last].set(rest, leaf)
+		}
+		kid := &formNode{}
+		n.items = append(n.items, kid)
+		return kid.set(rest, leaf)
+	}
+	if !n.isEmpty() && !n.isHash() {
+		return false
+	}
+	if n.kids == nil {
+		n.kids = map[string]*formNode{}
+	}
+	kid := n.kids[seg]
+	if kid == nil {
+		n.keys = append(n.keys, seg)
+	}
+	if len(rest) == 0 {
+		n.kids[seg] = leaf
+		return true
+	}
+	switch {
+	case kid == nil:
+		kid = &formNode{}
+		n.kids[seg] = kid
+	case kid.isLeaf:
+		return false
+	}
+	return kid.set(rest, leaf)
+}
