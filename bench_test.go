@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -377,4 +378,30 @@ func BenchmarkLoopback(b *testing.B) {
 func BenchmarkDedup(b *testing.B) {
 	b.Run("none", func(b *testing.B) { wootrictest.BenchmarkDeduplicator(b, nil) })
 	b.Run("memory", func(b *testing.B) { wootrictest.BenchmarkDeduplicator(b, &wootric.MemoryDeduplicator{}) })
+}
+
+// BenchmarkObserve measures what a Handler's Observe hook costs a
+// delivery: none, a hook that does nothing with its Report, and a Logger
+// that writes nothing (its records still built for the Debug level).
+func BenchmarkObserve(b *testing.B) {
+	body := readTestdata(b, "doc-response-created.json")
+	for _, c := range []struct {
+		name string
+		set  func(h *wootric.Handler)
+	}{
+		{"none", func(*wootric.Handler) {}},
+		{"hook", func(h *wootric.Handler) {
+			h.Observe = func(_ *http.Request, rep wootric.Report) { benchSink += int64(rep.Duration) }
+		}},
+		{"slog-discard", func(h *wootric.Handler) {
+			h.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h := wootric.NewHandler(testSecret)
+			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+			c.set(h)
+			benchServe(b, h, body, "application/json")
+		})
+	}
 }

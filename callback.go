@@ -152,6 +152,7 @@ func (wt *watch) fire() {
 	}()
 	wt.ctx.expire()
 	d := &wt.d
+	d.lap(StageRun)
 	err := wt.h.settle(wt.r.Context(), d, callbackError(d.event, ErrCallbackTimeout))
 	a := &wholeAnswer{header: wt.w.Header()}
 	wt.h.end(a, wt.r, d, err)

@@ -158,26 +158,16 @@ func (e *CallbackError) Unwrap() []error {
 }
 
 // StatusCode returns the HTTP status a [Handler] answers with for err: 200
-// for nil, 405, 413, 415, 401 or 400 for a refused request, 503 for a delivery
-// in progress elsewhere or callbacks that timed out, and 500 for a missing secret, a failed callback, a
-// failed de-duplication store or an error it does not know.
+// for nil, 405, 413, 415, 401 or 400 for a refused request, 503 for a
+// delivery in progress elsewhere or callbacks that timed out, and 500 for a
+// missing secret, a failed callback, a failed de-duplication store or an
+// error it does not know. A callback's failure is 500 (or 503) whatever
+// error the callback returned, even one that wraps another of the package's
+// sentinels.
 func StatusCode(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return http.StatusOK
-	case errors.Is(err, ErrInProgress), errors.Is(err, ErrCallbackTimeout):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, ErrMethodNotAllowed):
-		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrBodyTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrUnsupportedEncoding):
-		return http.StatusUnsupportedMediaType
-	case errors.Is(err, ErrMissingSignature), errors.Is(err, ErrInvalidSignature):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrMalformedPayload), errors.Is(err, ErrBodyUnreadable), errors.Is(err, ErrOutsideReplayWindow):
-		return http.StatusBadRequest
-	default:
-		return http.StatusInternalServerError
 	}
+	status, _, _ := ending(err)
+	return status
 }

@@ -1,0 +1,195 @@
+package wootric
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// A Report is how one request to a [Handler] ended and what it cost, for
+// metrics, traces and logs: the Handler's Observe hook receives one for
+// each request, and its Logger's records are written from the same Report.
+// It holds no secret, no MAC and no value from the payload but the ids and
+// names below.
+type Report struct {
+	// Outcome is how the request ended.
+	Outcome Outcome
+	// Reason is why a request was refused or failed; "" when it was
+	// processed or a duplicate.
+	Reason Reason
+	// Err is the error the request ended with, which wraps one of the
+	// package's sentinel errors, or nil. As for ErrorHandler, its text
+	// holds a callback's error as the callback returned it.
+	Err error
+	// Unrecorded is, for a processed event, why Dedup could not record it
+	// as run (a duplicate of it may run again); nil otherwise.
+	Unrecorded error
+	// Status is the HTTP status of the answer: next's, for Middleware.
+	Status int
+
+	// EventType, SurveyMode and ObjectID (the response's or decline's id)
+	// are those of the event once decoded, and zero before.
+	EventType  EventType
+	SurveyMode SurveyMode
+	ObjectID   int64
+	// SecretIndex is the index, among the Handler's secrets, of the one
+	// whose signature matched, or -1.
+	SecretIndex int
+	// BodyBytes is the size of the body read, or before it is read the
+	// request's Content-Length (-1 if unknown).
+	BodyBytes int64
+	// ContentTypeMismatch is true when the request's Content-Type names
+	// the other format than the body's, which decides.
+	ContentTypeMismatch bool
+
+	// Start is when the Handler began on the request, and Duration how
+	// long it took until the answer was written. Stages is the time each
+	// stage took, zero for one not reached. They are set only for the
+	// Observe hook: timing costs clock reads that a Handler without one
+	// does not make.
+	Start    time.Time
+	Duration time.Duration
+	Stages   [NumStages]time.Duration
+}
+
+// Outcome is how a request to a Handler ended.
+type Outcome string
+
+// The outcomes of a request.
+const (
+	// Processed: the event ran, and the answer is 2xx.
+	Processed Outcome = "processed"
+	// Duplicate: the event had already run, and the answer is 200.
+	Duplicate Outcome = "duplicate"
+	// Refused: the request was wrong, and a retry of it gets the same 4xx
+	// answer: not a POST, too large, unsigned or badly signed, malformed,
+	// outside the replay window.
+	Refused Outcome = "refused"
+	// Failed: the request could not be processed now, and the answer, 5xx
+	// (or next's, for Middleware), makes the sender retry: a callback
+	// failed or timed out, the store failed, the event is running
+	// elsewhere, or no secret is configured.
+	Failed Outcome = "failed"
+)
+
+// Reason is why a request was refused or failed: one of a small fixed
+// set, fit for a metric's attribute.
+type Reason string
+
+// The reasons a request is refused or fails, each with the sentinel error
+// it stands for.
+const (
+	ReasonMethod       Reason = "method"        // ErrMethodNotAllowed
+	ReasonEncoding     Reason = "encoding"      // ErrUnsupportedEncoding
+	ReasonSize         Reason = "size"          // ErrBodyTooLarge
+	ReasonUnreadable   Reason = "unreadable"    // ErrBodyUnreadable
+	ReasonSignature    Reason = "signature"     // ErrMissingSignature, ErrInvalidSignature
+	ReasonNoSecret     Reason = "no_secret"     // ErrNoSecret
+	ReasonMalformed    Reason = "malformed"     // ErrMalformedPayload
+	ReasonReplayWindow Reason = "replay_window" // ErrOutsideReplayWindow
+	ReasonInProgress   Reason = "in_progress"   // ErrInProgress
+	ReasonStore        Reason = "store"         // ErrDedupStore, ErrClaimLost
+	ReasonCallback     Reason = "callback"      // ErrCallback
+	ReasonTimeout      Reason = "timeout"       // ErrCallbackTimeout
+	ReasonInternal     Reason = "internal"      // any other error
+)
+
+// Stage is a step of a Handler's work on a request, which a [Report]
+// times.
+type Stage int
+
+// The stages of a request, in the order they run.
+const (
+	StageRead   Stage = iota // reading the body
+	StageVerify              // checking the signature
+	StageDecode              // decoding the body and checking the replay window
+	StageDedup               // claiming the event, and completing or releasing it
+	StageRun                 // the callbacks, and next for Middleware
+	NumStages   = 5          // the number of stages
+)
+
+// String returns the stage's name: "read", "verify", "decode", "dedup" or
+// "run".
+func (s Stage) String() string {
+	if s >= 0 && s < NumStages {
+		return stageNames[s]
+	}
+	return "unknown"
+}
+
+var stageNames = [NumStages]string{"read", "verify", "decode", "dedup", "run"}
+
+// endings is, for each sentinel error a request can end with, the status
+// the Handler answers, the reason and the outcome: one table for
+// StatusCode, Reports and logs. The first that err wraps counts: a timeout
+// is also a callback's failure, and a callback's failure whose claim could
+// not be released is first a callback's.
+var endings = [...]struct {
+	err     error
+	status  int
+	reason  Reason
+	outcome Outcome
+}{
+	{ErrCallbackTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
+	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, Failed},
+	{ErrCallback, http.StatusInternalServerError, ReasonCallback, Failed},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, ReasonMethod, Refused},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, ReasonSize, Refused},
+	{ErrUnsupportedEncoding, http.StatusUnsupportedMediaType, ReasonEncoding, Refused},
+	{ErrMissingSignature, http.StatusUnauthorized, ReasonSignature, Refused},
+	{ErrInvalidSignature, http.StatusUnauthorized, ReasonSignature, Refused},
+	{ErrMalformedPayload, http.StatusBadRequest, ReasonMalformed, Refused},
+	{ErrBodyUnreadable, http.StatusBadRequest, ReasonUnreadable, Refused},
+	{ErrOutsideReplayWindow, http.StatusBadRequest, ReasonReplayWindow, Refused},
+	{ErrNoSecret, http.StatusInternalServerError, ReasonNoSecret, Failed},
+	{ErrDedupStore, http.StatusInternalServerError, ReasonStore, Failed},
+	{ErrClaimLost, http.StatusInternalServerError, ReasonStore, Failed},
+}
+
+// ending returns the entry of endings that err wraps; for an error that
+// wraps none, a 500 failure for ReasonInternal.
+func ending(err error) (status int, reason Reason, outcome Outcome) {
+	for _, e := range endings {
+		if errors.Is(err, e.err) {
+			return e.status, e.reason, e.outcome
+		}
+	}
+	return http.StatusInternalServerError, ReasonInternal, Failed
+}
+
+// lap adds the time since the last lap to stage s, if d is timed.
+func (d *delivery) lap(s Stage) {
+	if d.start.IsZero() {
+		return
+	}
+	now := time.Now()
+	d.stages[s] += now.Sub(d.last)
+	d.last = now
+}
+
+// report returns the Report of a delivery that ended with err.
+func (h *Handler) report(d *delivery, err error) Report {
+	rep := Report{
+		Outcome: Processed, Err: err, Unrecorded: d.unstored, Status: http.StatusOK,
+		SecretIndex: d.secret, BodyBytes: d.size, ContentTypeMismatch: d.mislabelled,
+		Start: d.start, Stages: d.stages,
+	}
+	switch {
+	case err != nil:
+		rep.Status, rep.Reason, rep.Outcome = ending(err)
+		rep.Unrecorded = nil
+	case d.dup:
+		rep.Outcome = Duplicate
+	}
+	if d.answered != 0 {
+		rep.Status = d.answered
+	}
+	if e := d.event; e != nil {
+		rep.EventType, rep.SurveyMode = e.Type, e.SurveyMode
+		rep.ObjectID, _ = e.object()
+	}
+	if !d.start.IsZero() {
+		rep.Duration = time.Since(d.start)
+	}
+	return rep
+}

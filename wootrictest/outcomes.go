@@ -1,0 +1,146 @@
+package wootrictest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing/iotest"
+	"time"
+
+	"github.com/wootric-go/wootric"
+)
+
+// An OutcomeCase is a delivery that ends one way at a Handler: processed,
+// a duplicate, or refused or failed for one reason. [Outcomes] lists one
+// of each, to test what a receiver's metrics, traces, logs and alerts make
+// of every way a delivery can end.
+//
+// Run one as:
+//
+//	h := wootric.NewHandler(c.Secrets...)
+//	c.Configure(h)
+//	h.Observe = ... // or the wiring under test
+//	h.ServeHTTP(httptest.NewRecorder(), c.Request())
+type OutcomeCase struct {
+	// Name describes the case, such as "refused: signature".
+	Name string
+	// Secrets are the secrets to create the Handler with.
+	Secrets []string
+	// Configure sets the Handler up for the case: callbacks, Dedup,
+	// limits. It serves no request.
+	Configure func(h *wootric.Handler)
+	// Request returns a new request that ends as the case says.
+	Request func() *http.Request
+
+	// What the Handler's Report says of the request.
+	Outcome   wootric.Outcome
+	Reason    wootric.Reason
+	Status    int
+	EventType wootric.EventType // "" where the body is never decoded
+	// LastStage is the last stage the request reaches; -1 for none.
+	LastStage wootric.Stage
+}
+
+// Outcomes returns one case for each outcome of a delivery and each reason
+// a Handler refuses or fails one. The cases are new on each call, and
+// independent of one another: each has its own Deduplicator where it
+// needs one. The callback-timeout case's callback waits 20ms.
+func Outcomes() []OutcomeCase {
+	e, _ := SampleEvent(wootric.ResponseCreated, wootric.NPS)
+	req := func(ev *wootric.Event) func() *http.Request {
+		return func() *http.Request {
+			r, err := NewRequest("/wootric", Secret, ev, wootric.JSON)
+			if err != nil {
+				panic("wootrictest: a sample event does not encode: " + err.Error()) // never: SampleEvent's encode
+			}
+			return r
+		}
+	}
+	ok := func(h *wootric.Handler) {
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	}
+	withStore := func(claim func(d wootric.Deduplicator, key string)) func(h *wootric.Handler) {
+		return func(h *wootric.Handler) {
+			ok(h)
+			d := &wootric.MemoryDeduplicator{}
+			body, _ := wootric.Encode(e, wootric.JSON)
+			ev, _ := wootric.Decode(body)
+			claim(d, wootric.DedupKey(ev))
+			h.Dedup = d
+		}
+	}
+	edit := func(f func(r *http.Request)) func() *http.Request {
+		return func() *http.Request { r := req(e)(); f(r); return r }
+	}
+	cases := []OutcomeCase{
+		{Name: "processed", Configure: ok, Request: req(e),
+			Outcome: wootric.Processed, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
+		{Name: "duplicate", Configure: withStore(func(d wootric.Deduplicator, key string) {
+			_, token, _ := d.Claim(context.Background(), key, time.Minute)
+			_ = d.Complete(context.Background(), key, token, time.Hour)
+		}), Request: req(e),
+			Outcome: wootric.Duplicate, Status: 200, EventType: e.Type, LastStage: wootric.StageDedup},
+		{Name: "refused: method", Configure: ok, Request: edit(func(r *http.Request) { r.Method = http.MethodGet }),
+			Outcome: wootric.Refused, Reason: wootric.ReasonMethod, Status: 405, LastStage: -1},
+		{Name: "refused: encoding", Configure: ok, Request: edit(func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }),
+			Outcome: wootric.Refused, Reason: wootric.ReasonEncoding, Status: 415, LastStage: -1},
+		{Name: "refused: size", Configure: func(h *wootric.Handler) { ok(h); h.MaxBodyBytes = 64 }, Request: req(e),
+			Outcome: wootric.Refused, Reason: wootric.ReasonSize, Status: 413, LastStage: wootric.StageRead},
+		{Name: "refused: unreadable", Configure: ok, Request: edit(func(r *http.Request) {
+			r.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"response":`), iotest.ErrReader(errors.New("connection reset"))))
+		}),
+			Outcome: wootric.Refused, Reason: wootric.ReasonUnreadable, Status: 400, LastStage: wootric.StageRead},
+		{Name: "refused: signature", Configure: ok, Request: edit(func(r *http.Request) {
+			r.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
+		}),
+			Outcome: wootric.Refused, Reason: wootric.ReasonSignature, Status: 401, LastStage: wootric.StageVerify},
+		{Name: "refused: malformed", Configure: ok, Request: func() *http.Request {
+			r := req(e)()
+			body := []byte(`{"response":{"id":1},"event_name":"created"}`)
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(string(body))), int64(len(body))
+			r.Header.Set(wootric.SignatureHeader, wootric.Sign(Secret, body))
+			return r
+		},
+			Outcome: wootric.Refused, Reason: wootric.ReasonMalformed, Status: 400, LastStage: wootric.StageDecode},
+		{Name: "refused: replay window", Configure: func(h *wootric.Handler) { ok(h); h.ReplayWindow = time.Hour }, Request: req(e),
+			Outcome: wootric.Refused, Reason: wootric.ReasonReplayWindow, Status: 400, EventType: e.Type, LastStage: wootric.StageDecode},
+		{Name: "failed: no secret", Configure: ok, Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: wootric.StageVerify},
+		{Name: "failed: in progress", Configure: withStore(func(d wootric.Deduplicator, key string) {
+			_, _, _ = d.Claim(context.Background(), key, time.Minute)
+		}), Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonInProgress, Status: 503, EventType: e.Type, LastStage: wootric.StageDedup},
+		{Name: "failed: store", Configure: func(h *wootric.Handler) { ok(h); h.Dedup = failingStore{} }, Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonStore, Status: 500, EventType: e.Type, LastStage: wootric.StageDedup},
+		{Name: "failed: callback", Configure: func(h *wootric.Handler) {
+			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return errors.New("downstream unavailable") })
+		}, Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonCallback, Status: 500, EventType: e.Type, LastStage: wootric.StageRun},
+		{Name: "failed: timeout", Configure: func(h *wootric.Handler) {
+			h.CallbackTimeout = 20 * time.Millisecond
+			h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
+		}, Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonTimeout, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
+	}
+	for i := range cases {
+		if cases[i].Reason != wootric.ReasonNoSecret {
+			cases[i].Secrets = []string{Secret}
+		}
+	}
+	return cases
+}
+
+// failingStore is a Deduplicator whose store is down.
+type failingStore struct{}
+
+var errStoreDown = errors.New("wootrictest: store unreachable")
+
+func (failingStore) Claim(context.Context, string, time.Duration) (wootric.ClaimResult, string, error) {
+	return 0, "", errStoreDown
+}
+func (failingStore) Complete(context.Context, string, string, time.Duration) error {
+	return errStoreDown
+}
+func (failingStore) Release(context.Context, string, string) error { return errStoreDown }
