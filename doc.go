@@ -31,7 +31,9 @@
 // A Handler can also refuse stale deliveries (ReplayWindow), run each event
 // once across replicas (Dedup, with a [Deduplicator] such as
 // [MemoryDeduplicator], or the Redis and PostgreSQL ones in modules
-// redisdedup and pgdedup) and log why each delivery was refused (Logger).
+// redisdedup and pgdedup), log why each delivery was refused (Logger), and
+// report how every request ended and what each stage cost (Observe, which
+// module otelwootric turns into OpenTelemetry metrics and spans).
 // Whatever it is configured with, a 2xx answer means the event has run.
 //
 // Every error the package returns wraps one of the sentinel errors ([ErrMissingSignature],

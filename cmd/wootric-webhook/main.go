@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -134,7 +135,9 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return 1
 	}
 	p := &printer{w: stdout, json: *jsonLines, raw: *raw}
+	t := &tally{}
 	h := wootric.NewHandler(*secret)
+	h.Observe = t.observe
 	h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		code := wootric.StatusCode(err)
 		p.refused(r, code, err)
@@ -164,7 +167,58 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		fmt.Fprintf(stderr, "wootric-webhook: %v\n", err)
 		return 1
 	}
+	p.tally(t)
 	return 0
+}
+
+// tally counts the deliveries listen has answered, by outcome and reason.
+type tally struct {
+	mu     sync.Mutex
+	counts map[string]int // "processed", "refused signature", ...
+}
+
+func (t *tally) observe(_ *http.Request, rep wootric.Report) {
+	key := string(rep.Outcome)
+	if rep.Reason != "" {
+		key += " " + string(rep.Reason)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.counts == nil {
+		t.counts = map[string]int{}
+	}
+	t.counts[key]++
+}
+
+// tally prints t when listen stops: "tally: 2 processed, 1 refused
+// signature", the outcomes in order, or "tally: no deliveries".
+func (p *printer) tally(t *tally) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keys := make([]string, 0, len(t.counts))
+	for k := range t.counts {
+		keys = append(keys, k)
+	}
+	rank := map[string]int{"processed": 0, "duplicate": 1, "refused": 2, "failed": 3}
+	sort.Slice(keys, func(i, j int) bool {
+		oi, _, _ := strings.Cut(keys[i], " ")
+		oj, _, _ := strings.Cut(keys[j], " ")
+		if rank[oi] != rank[oj] {
+			return rank[oi] < rank[oj]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	fields := map[string]any{}
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", t.counts[k], k)
+		fields[strings.ReplaceAll(k, " ", ".")] = t.counts[k]
+	}
+	text := "tally: no deliveries"
+	if len(parts) > 0 {
+		text = "tally: " + strings.Join(parts, ", ")
+	}
+	p.line(text, map[string]any{"tally": fields})
 }
 
 // printer prints listen's lines, one at a time.

@@ -288,3 +288,17 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestListenTalliesWhenItStops(t *testing.T) {
+	l := startListen(t, "right-secret")
+	for _, env := range []string{"right-secret", "wrong-secret", "right-secret"} {
+		runCmd(t, env, "", "send", "-url", l.url)
+		l.next(t)
+	}
+	if err := l.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if line := l.next(t); line != "tally: 2 processed, 1 refused signature" {
+		t.Errorf("listen printed %q when it stopped, want its tally", line)
+	}
+}
