@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
 )
 
 func ExampleVerify() {
@@ -181,4 +182,31 @@ func ExampleEvent_Lookup() {
 	// Output:
 	// [vip] web Called back {"channel":"web","language":"fr"} false
 	// [vip] web Called back {"channel":"web","language":"fr"} false
+}
+
+// A receiver in a few lines: a Handler with a callback on a route, here
+// tested with a signed sample delivery from package wootrictest.
+func Example() {
+	h := wootric.NewHandler(wootrictest.Secret) // in production: os.Getenv("WOOTRIC_SECRET")
+	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		fmt.Printf("%s: response %d scored %d (%s)\n", e.SurveyMode, e.Response.ID, e.Response.Score, e.NPSCategory())
+		return nil // an error here answers 500, and Wootric sends the event again
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /wootric", h)
+
+	e, err := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
+	if err != nil {
+		log.Fatal(err)
+	}
+	r, err := wootrictest.NewRequest("/wootric", wootrictest.Secret, e, wootric.JSON)
+	if err != nil {
+		log.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Println(w.Code)
+	// Output:
+	// NPS: response 1128 scored 7 (passive)
+	// 200
 }

@@ -171,17 +171,17 @@ func NewHandler(secrets ...string) *Handler {
 }
 
 // OnResponseCreated registers fn for [ResponseCreated] events.
-func (h *Handler) OnResponseCreated(fn func(context.Context, *Event) error) {
+func (h *Handler) OnResponseCreated(fn Callback) {
 	h.On(ResponseCreated, fn)
 }
 
 // OnResponseUpdated registers fn for [ResponseUpdated] events.
-func (h *Handler) OnResponseUpdated(fn func(context.Context, *Event) error) {
+func (h *Handler) OnResponseUpdated(fn Callback) {
 	h.On(ResponseUpdated, fn)
 }
 
 // OnDeclineCreated registers fn for [DeclineCreated] events.
-func (h *Handler) OnDeclineCreated(fn func(context.Context, *Event) error) {
+func (h *Handler) OnDeclineCreated(fn Callback) {
 	h.On(DeclineCreated, fn)
 }
 
@@ -189,7 +189,7 @@ func (h *Handler) OnDeclineCreated(fn func(context.Context, *Event) error) {
 // package's constants: On("response.deleted", fn) is ready for an event
 // Wootric may add. Several callbacks may be registered for one type; they
 // run in the order registered. On panics if fn is nil.
-func (h *Handler) On(t EventType, fn func(context.Context, *Event) error) {
+func (h *Handler) On(t EventType, fn Callback) {
 	if fn == nil {
 		panic("wootric: nil callback for " + string(t))
 	}

@@ -109,7 +109,7 @@ func TestObserveReportsUnrecorded(t *testing.T) {
 	var got []wootric.Report
 	h.Observe = func(_ *http.Request, rep wootric.Report) { got = append(got, rep) }
 	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.CES)
-	if w := wootrictest.Deliver(t, h, wootrictest.Secret, e, wootric.Form); w.Code != 200 {
+	if w := wootrictest.Deliver(t, h, "/", wootrictest.Secret, e, wootric.Form); w.Code != 200 {
 		t.Fatalf("answered %d", w.Code)
 	}
 	if len(got) != 1 || got[0].Outcome != wootric.Processed || got[0].Err != nil || !errors.Is(got[0].Unrecorded, wootric.ErrDedupStore) {
@@ -131,7 +131,7 @@ func TestStatusCodeOfACallbackError(t *testing.T) {
 		return wootric.ErrMalformedPayload // say, from decoding another body
 	})
 	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.NPS)
-	if w := wootrictest.Deliver(t, h, wootrictest.Secret, e, wootric.JSON); w.Code != 500 {
+	if w := wootrictest.Deliver(t, h, "/", wootrictest.Secret, e, wootric.JSON); w.Code != 500 {
 		t.Errorf("answered %d, want 500", w.Code)
 	}
 }

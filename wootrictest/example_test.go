@@ -32,7 +32,7 @@ func Example() {
 func ExampleSampleEvents() {
 	h := wootric.NewHandler(wootrictest.Secret)
 	var seen []string
-	for _, t := range wootrictest.EventTypes {
+	for _, t := range wootrictest.EventTypes() {
 		h.On(t, func(ctx context.Context, e *wootric.Event) error {
 			seen = append(seen, fmt.Sprintf("%s/%s", e.Type, e.SurveyMode))
 			return nil

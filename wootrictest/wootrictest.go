@@ -56,11 +56,13 @@ func NewRequest(target, secret string, e *wootric.Event, format wootric.Format) 
 	return r, nil
 }
 
-// Deliver sends e, encoded in format and signed with secret, to h and
-// returns what h answered. It fails the test if e cannot be encoded.
-func Deliver(tb testing.TB, h http.Handler, secret string, e *wootric.Event, format wootric.Format) *httptest.ResponseRecorder {
+// Deliver sends e, encoded in format and signed with secret, to h as a
+// POST to target (a path such as "/wootric", which h's routes must serve)
+// and returns what h answered. It fails the test if e cannot be encoded or
+// target is not a valid request target.
+func Deliver(tb testing.TB, h http.Handler, target, secret string, e *wootric.Event, format wootric.Format) *httptest.ResponseRecorder {
 	tb.Helper()
-	r, err := NewRequest("/", secret, e, format)
+	r, err := NewRequest(target, secret, e, format)
 	if err != nil {
 		tb.Fatalf("wootrictest.Deliver: %v", err)
 		return nil
@@ -118,18 +120,35 @@ func SampleEvent(t wootric.EventType, mode wootric.SurveyMode) (*wootric.Event, 
 	return e, nil
 }
 
-// EventTypes are the event types SampleEvent has samples of.
-var EventTypes = []wootric.EventType{wootric.ResponseCreated, wootric.ResponseUpdated, wootric.DeclineCreated}
+// Sample is SampleEvent for a test: it returns a new copy of the sample
+// of type t in mode, and fails the test if there is none.
+func Sample(tb testing.TB, t wootric.EventType, mode wootric.SurveyMode) *wootric.Event {
+	tb.Helper()
+	e, err := SampleEvent(t, mode)
+	if err != nil {
+		tb.Fatalf("wootrictest.Sample: %v", err)
+	}
+	return e
+}
 
-// SurveyModes are the survey modes SampleEvent has samples in.
-var SurveyModes = []wootric.SurveyMode{wootric.NPS, wootric.CES, wootric.CSAT}
+// EventTypes returns the event types SampleEvent has samples of, in a new
+// slice on each call.
+func EventTypes() []wootric.EventType {
+	return []wootric.EventType{wootric.ResponseCreated, wootric.ResponseUpdated, wootric.DeclineCreated}
+}
+
+// SurveyModes returns the survey modes SampleEvent has samples in, in a
+// new slice on each call.
+func SurveyModes() []wootric.SurveyMode {
+	return []wootric.SurveyMode{wootric.NPS, wootric.CES, wootric.CSAT}
+}
 
 // SampleEvents returns new copies of every sample: each of EventTypes in
 // each of SurveyModes.
 func SampleEvents() []*wootric.Event {
 	var events []*wootric.Event
-	for _, t := range EventTypes {
-		for _, mode := range SurveyModes {
+	for _, t := range EventTypes() {
+		for _, mode := range SurveyModes() {
 			e, _ := SampleEvent(t, mode) // every pair has a sample
 			events = append(events, e)
 		}

@@ -100,14 +100,40 @@ func TestNewRequestReturnsErrorsInsteadOfPanicking(t *testing.T) {
 	}
 }
 
-func TestDeliver(t *testing.T) {
+// TestDeliverToARoute delivers to the path a mux serves, as a receiver's
+// test does.
+func TestDeliverToARoute(t *testing.T) {
 	var got *wootric.Event
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.OnDeclineCreated(func(_ context.Context, e *wootric.Event) error { got = e; return nil })
-	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.CES)
-	w := wootrictest.Deliver(t, h, wootrictest.Secret, e, wootric.Form)
+	mux := http.NewServeMux()
+	mux.Handle("POST /hooks/wootric", h)
+	w := wootrictest.Deliver(t, mux, "/hooks/wootric", wootrictest.Secret, wootrictest.Sample(t, wootric.DeclineCreated, wootric.CES), wootric.Form)
 	if w.Code != http.StatusOK || got == nil || got.Decline.ID != 19 {
 		t.Errorf("Deliver() answered %d, callback got %v", w.Code, got)
+	}
+}
+
+func TestSampleFailsTheTestOnAnUnknownType(t *testing.T) {
+	tb := &failTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wootrictest.Sample(tb, "response.deleted", wootric.NPS)
+	}()
+	<-done
+	if !tb.failed {
+		t.Error("Sample(response.deleted) did not fail the test")
+	}
+}
+
+// TestListsCannotBeChanged: a caller that changes the lists it got does
+// not change what others get.
+func TestListsCannotBeChanged(t *testing.T) {
+	types, modes := wootrictest.EventTypes(), wootrictest.SurveyModes()
+	types[0], modes[0] = "x", "y"
+	if wootrictest.EventTypes()[0] != wootric.ResponseCreated || wootrictest.SurveyModes()[0] != wootric.NPS {
+		t.Error("changing the returned lists changed the package's")
 	}
 }
 
@@ -129,7 +155,7 @@ func TestDeliverFailsTheTestOnBadInput(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		wootrictest.Deliver(tb, wootric.NewHandler("s"), "s", nil, wootric.JSON)
+		wootrictest.Deliver(tb, wootric.NewHandler("s"), "/", "s", nil, wootric.JSON)
 	}()
 	<-done
 	if !tb.failed {
