@@ -3,36 +3,22 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wootric-go/wootric"
 )
-
-// binary is the command, built once by TestMain: the tests run it as users do.
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "wootric-webhook-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "wootric-webhook")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // result is what one run of the command did.
 type result struct {
@@ -40,73 +26,66 @@ type result struct {
 	stdout, stderr string
 }
 
-// runCmd runs the command with args, stdin and WOOTRIC_SECRET=env (unset if "").
-func runCmd(t *testing.T, env, stdin string, args ...string) result {
+// runIn runs the command in-process with args, stdin, and WOOTRIC_SECRET
+// set to secret (unset if "").
+func runIn(t *testing.T, secret, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = withoutSecret(os.Environ())
-	if env != "" {
-		cmd.Env = append(cmd.Env, "WOOTRIC_SECRET="+env)
-	}
-	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr, getenv(secret))
 	return result{code, stdout.String(), stderr.String()}
 }
 
-func withoutSecret(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "WOOTRIC_SECRET=") {
-			out = append(out, kv)
+func getenv(secret string) func(string) string {
+	return func(key string) string {
+		if key == "WOOTRIC_SECRET" {
+			return secret
 		}
+		return ""
 	}
-	return out
 }
 
-// listener is a running "listen", whose output lines the test reads.
+// lines is an io.Writer that hands each line written to it to a channel.
+type lines struct {
+	mu  sync.Mutex
+	buf []byte
+	c   chan string
+}
+
+func (l *lines) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, b...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		l.c <- string(l.buf[:i])
+		l.buf = l.buf[i+1:]
+	}
+}
+
+// listener is a "listen" running in-process, whose lines the test reads.
 type listener struct {
-	cmd   *exec.Cmd
-	lines chan string
-	url   string
+	out  *lines
+	url  string
+	stop context.CancelFunc
+	done chan int // its exit status, once stopped
 }
 
-// startListen runs "listen" on a free loopback port and waits for it to say
-// where it listens.
-func startListen(t *testing.T, env string, args ...string) *listener {
+// startListen runs "listen" on a free loopback port and waits for it to
+// say where it listens.
+func startListen(t *testing.T, secret string, args ...string) *listener {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"listen", "-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = withoutSecret(os.Environ())
-	if env != "" {
-		cmd.Env = append(cmd.Env, "WOOTRIC_SECRET="+env)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	l := &listener{cmd: cmd, lines: make(chan string, 100)}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{out: &lines{c: make(chan string, 100)}, stop: cancel, done: make(chan int, 1)}
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			l.lines <- sc.Text()
-		}
-		close(l.lines)
+		l.done <- run(ctx, append([]string{"listen", "-addr", "127.0.0.1:0"}, args...), nil, l.out, os.Stderr, getenv(secret))
 	}()
+	t.Cleanup(func() {
+		cancel()
+		<-l.done
+	})
 	first := l.next(t)
 	if strings.HasPrefix(first, "{") {
 		var m map[string]any
@@ -126,77 +105,216 @@ func startListen(t *testing.T, env string, args ...string) *listener {
 func (l *listener) next(t *testing.T) string {
 	t.Helper()
 	select {
-	case line, ok := <-l.lines:
-		if !ok {
-			t.Fatal("listen stopped")
-		}
+	case line := <-l.out.c:
 		return line
+	case code := <-l.done:
+		l.done <- code
+		t.Fatalf("listen stopped with %d", code)
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen printed nothing for 10 s")
 	}
 	return ""
 }
 
-func TestSendEverySampleToListen(t *testing.T) {
-	const secret = "cli-test-secret"
-	l := startListen(t, "", "-secret", secret)
-	for _, event := range []string{"response.created", "response.updated", "decline.created"} {
-		for _, mode := range []string{"NPS", "CES", "CSAT"} {
-			for _, format := range []string{"json", "form"} {
-				res := runCmd(t, "", "", "send", "-url", l.url, "-secret", secret, "-event", event, "-mode", mode, "-format", format)
-				if res.code != 0 || !strings.HasPrefix(res.stdout, "200 OK in ") {
-					t.Fatalf("send %s %s %s: exit %d, %q %q, want 0 and 200 OK", event, mode, format, res.code, res.stdout, res.stderr)
-				}
-				line := l.next(t)
-				for _, want := range []string{" " + event + " ", " " + mode + " ", "(" + format + ", "} {
-					if !strings.Contains(line, want) {
-						t.Errorf("listen printed %q for send %s %s %s, want %q in it", line, event, mode, format, want)
-					}
-				}
-				if strings.Contains(line, "nps@example.com") || strings.Contains(line, "127.0.0.1/") {
-					t.Errorf("listen printed personal data without -raw: %q", line)
-				}
-			}
-		}
+// receiver is a Handler as the README recommends it, replay window and
+// de-duplication on, serving at /wootric; it counts each event it runs.
+func receiver(t *testing.T, secret string) (url string, runs func() []int64) {
+	t.Helper()
+	var mu sync.Mutex
+	var ids []int64
+	h := wootric.NewHandler(secret)
+	h.ReplayWindow = 5 * time.Minute
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	count := func(_ context.Context, e *wootric.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		id, _ := e.Lookup(strings.SplitN(string(e.Type), ".", 2)[0], "id")
+		var n int64
+		fmt.Sscan(id, &n)
+		ids = append(ids, n)
+		return nil
+	}
+	h.OnResponseCreated(count)
+	h.OnResponseUpdated(count)
+	h.OnDeclineCreated(count)
+	mux := http.NewServeMux()
+	mux.Handle("POST /wootric", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/wootric", func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int64(nil), ids...)
 	}
 }
 
-func TestListenPrintsRefusals(t *testing.T) {
-	l := startListen(t, "right-secret")
-	res := runCmd(t, "wrong-secret", "", "send", "-url", l.url)
-	if res.code != 1 || !strings.HasPrefix(res.stdout, "401 Unauthorized") {
-		t.Errorf("send with the wrong secret: exit %d, %q, want 1 and 401", res.code, res.stdout)
+// TestSendFreshEvents: each send is a new event that a receiver with a
+// replay window and de-duplication runs; -id pins the id, so that a second
+// send is a duplicate (snag 1).
+func TestSendFreshEvents(t *testing.T) {
+	url, runs := receiver(t, "s")
+	for _, args := range [][]string{
+		{"send", "-url", url},
+		{"send", "-url", url},
+		{"send", "-url", url, "-event", "decline.created", "-format", "form"},
+		{"send", "-url", url, "-event", "response.updated", "-mode", "csat", "-score", "10", "-comment", "Faster exports, please"},
+		{"send", "-url", url, "-id", "42"},
+		{"send", "-url", url, "-id", "42"},
+	} {
+		if res := runIn(t, "s", "", args...); res.code != 0 || !strings.HasPrefix(res.stdout, "200 OK in ") {
+			t.Fatalf("%v: exit %d, %q %q", args, res.code, res.stdout, res.stderr)
+		}
+	}
+	got := runs()
+	if len(got) != 5 || got[0] == got[1] || got[4] != 42 {
+		t.Errorf("the receiver ran %v: want 5 events, the first two with new ids, and 42 once", got)
+	}
+}
+
+// TestSendPrintsTheAnswer: the status, the start of the body, and what a
+// status usually means (snag 2).
+func TestSendPrintsTheAnswer(t *testing.T) {
+	url, _ := receiver(t, "right")
+	res := runIn(t, "wrong", "", "send", "-url", url)
+	if res.code != 1 || !strings.HasPrefix(res.stdout, "401 Unauthorized in ") || !strings.Contains(res.stdout, "\n  Unauthorized\n") ||
+		!strings.Contains(res.stdout, "is the secret the same") {
+		t.Errorf("send with the wrong secret: exit %d, %q; want 1, the answer and a hint", res.code, res.stdout)
+	}
+	res = runIn(t, "right", "", "send", "-url", strings.TrimSuffix(url, "/wootric")+"/elsewhere")
+	if res.code != 1 || !strings.Contains(res.stdout, "404") || !strings.Contains(res.stdout, "check -url") {
+		t.Errorf("send to an unserved path: exit %d, %q", res.code, res.stdout)
+	}
+}
+
+// TestSendBodyFromAFile: the body's own format, unless -format says
+// otherwise.
+func TestSendBodyFromAFile(t *testing.T) {
+	l := startListen(t, "s")
+	dir := t.TempDir()
+	for _, name := range []string{"response-updated-rich.to_query.form", "response-updated-rich.to_json.json"} {
+		body, err := os.ReadFile("../../testdata/rails/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, "body")
+		if err := os.WriteFile(file, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if res := runIn(t, "s", "", "send", "-url", l.url, "-body", file); res.code != 0 {
+			t.Fatalf("send -body %s: exit %d, %q", name, res.code, res.stdout+res.stderr)
+		}
+		if line := l.next(t); !strings.Contains(line, "response.updated CES response 4242 score 10") {
+			t.Errorf("listen printed %q, want the rich sample", line)
+		}
+	}
+	if res := runIn(t, "s", `{"decline":{"id":7},"event_name":"created"}`, "send", "-url", l.url, "-body", "-"); res.code != 0 {
+		t.Errorf("send -body -: exit %d, %q", res.code, res.stdout+res.stderr)
+	}
+	if line := l.next(t); !strings.Contains(line, "decline 7") || !strings.Contains(line, "(json,") {
+		t.Errorf("listen printed %q, want decline 7 as json", line)
+	}
+}
+
+// TestListenPrintsEveryRequest: deliveries, refusals, and requests to
+// other paths and methods (snag 3).
+func TestListenPrintsEveryRequest(t *testing.T) {
+	l := startListen(t, "right")
+	if res := runIn(t, "wrong", "", "send", "-url", l.url); res.code != 1 {
+		t.Errorf("send with the wrong secret: exit %d", res.code)
 	}
 	if line := l.next(t); !strings.Contains(line, "refused 401") || !strings.Contains(line, "invalid signature") {
 		t.Errorf("listen printed %q, want the refusal and its reason", line)
 	}
-	res = runCmd(t, "right-secret", "not a delivery", "send", "-url", l.url, "-body", "-", "-format", "form")
-	if res.code != 1 || !strings.HasPrefix(res.stdout, "400 Bad Request") {
-		t.Errorf("send of a malformed body: exit %d, %q, want 1 and 400", res.code, res.stdout)
-	}
-	if line := l.next(t); !strings.Contains(line, "refused 400") || !strings.Contains(line, "malformed payload") {
-		t.Errorf("listen printed %q, want the refusal and its reason", line)
+	base := strings.TrimSuffix(l.url, "/wootric")
+	for _, c := range []struct{ method, path, want string }{
+		{"POST", "/x", `404 POST "/x" (listening on /wootric`},
+		{"GET", "/", `404 GET "/" (listening on /wootric`},
+		{"GET", "/wootric", "refused 405"},
+	} {
+		req, _ := http.NewRequest(c.method, base+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if line := l.next(t); !strings.Contains(line, c.want) {
+			t.Errorf("%s %s: listen printed %q, want %q", c.method, c.path, line, c.want)
+		}
 	}
 }
 
-func TestListenMakesASecretWhenNoneIsGiven(t *testing.T) {
-	l := startListen(t, "")
-	line := l.next(t)
-	secret, _, ok := strings.Cut(strings.TrimPrefix(line, "secret: "), " ")
-	if !strings.HasPrefix(line, "secret: ") || !ok || len(secret) < 32 {
-		t.Fatalf("listen printed %q, want the secret it made", line)
+// TestListenForwards: each verified delivery is re-signed for the app,
+// whose answer goes back to the sender and is printed (snag 4).
+func TestListenForwards(t *testing.T) {
+	app, runs := receiver(t, "app-secret")
+	l := startListen(t, "wootric-secret", "-forward", app, "-forward-secret", "app-secret")
+	if line := l.next(t); line != "forwarding to "+app {
+		t.Errorf("listen printed %q", line)
 	}
-	if res := runCmd(t, secret, "", "send", "-url", l.url); res.code != 0 {
-		t.Errorf("send with the printed secret: exit %d, %q", res.code, res.stdout+res.stderr)
+	if res := runIn(t, "wootric-secret", "", "send", "-url", l.url, "-id", "77"); res.code != 0 {
+		t.Fatalf("send: exit %d, %q", res.code, res.stdout)
 	}
-	if line := l.next(t); !strings.Contains(line, "response.created") {
-		t.Errorf("listen printed %q, want the delivery", line)
+	if line := l.next(t); !strings.Contains(line, "response 77") || !strings.Contains(line, "your app answered 200 OK") {
+		t.Errorf("listen printed %q, want the delivery and the app's answer", line)
 	}
+	if got := runs(); len(got) != 1 || got[0] != 77 {
+		t.Errorf("the app ran %v, want 77", got)
+	}
+
+	// An app that refuses: the sender gets its answer, and retries.
+	bad := startListen(t, "wootric-secret", "-forward", app, "-forward-secret", "not-the-app's")
+	bad.next(t)
+	if res := runIn(t, "wootric-secret", "", "send", "-url", bad.url); res.code != 1 || !strings.HasPrefix(res.stdout, "401") {
+		t.Errorf("send through a forward the app refuses: exit %d, %q, want 1 and 401", res.code, res.stdout)
+	}
+	if line := bad.next(t); !strings.Contains(line, "your app answered 401") {
+		t.Errorf("listen printed %q", line)
+	}
+}
+
+// TestListenSavesAndReplayResends: deliveries saved by listen -save are
+// sent again, re-signed, by replay.
+func TestListenSavesAndReplayResends(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "saved")
+	l := startListen(t, "s", "-save", dir)
+	for _, args := range [][]string{{"-id", "1"}, {"-id", "2", "-event", "decline.created", "-format", "form"}} {
+		if res := runIn(t, "s", "", append([]string{"send", "-url", l.url}, args...)...); res.code != 0 {
+			t.Fatalf("send: exit %d, %q", res.code, res.stdout)
+		}
+		l.next(t)
+		if line := l.next(t); !strings.HasPrefix(line, "  saved "+dir) {
+			t.Errorf("listen printed %q, want where it saved the delivery", line)
+		}
+	}
+	app, runs := receiver(t, "app")
+	res := runIn(t, "app", "", "replay", "-url", app, dir)
+	if res.code != 0 || !strings.Contains(res.stdout, "replayed 2 deliveries") {
+		t.Errorf("replay: exit %d, %q", res.code, res.stdout+res.stderr)
+	}
+	if got := runs(); len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Errorf("the app ran %v, want 1 then 2", got)
+	}
+}
+
+func TestListenTalliesWhenItStops(t *testing.T) {
+	l := startListen(t, "right")
+	for _, secret := range []string{"right", "wrong", "right"} {
+		runIn(t, secret, "", "send", "-url", l.url)
+		l.next(t)
+	}
+	l.stop()
+	if line := l.next(t); line != "tally: 2 processed, 1 refused signature" {
+		t.Errorf("listen printed %q when it stopped, want its tally", line)
+	}
+	if code := <-l.done; code != 0 {
+		t.Errorf("listen exited %d", code)
+	}
+	l.done <- 0
 }
 
 func TestListenJSONLines(t *testing.T) {
 	l := startListen(t, "s", "-json", "-raw")
-	if res := runCmd(t, "s", "", "send", "-url", l.url, "-event", "decline.created", "-format", "form"); res.code != 0 {
+	if res := runIn(t, "s", "", "send", "-url", l.url, "-event", "decline.created", "-format", "form", "-id", "19"); res.code != 0 {
 		t.Fatalf("send: exit %d, %q", res.code, res.stdout+res.stderr)
 	}
 	var got map[string]any
@@ -209,62 +327,72 @@ func TestListenJSONLines(t *testing.T) {
 	}
 }
 
-func TestSendBodyFromAFile(t *testing.T) {
-	l := startListen(t, "s")
-	body, err := os.ReadFile("../../testdata/rails/response-updated-rich.to_query.form")
-	if err != nil {
-		t.Fatal(err)
+func TestListenMakesASecretWhenNoneIsGiven(t *testing.T) {
+	l := startListen(t, "")
+	line := l.next(t)
+	secret, _, ok := strings.Cut(strings.TrimPrefix(line, "secret: "), " ")
+	if !strings.HasPrefix(line, "secret: ") || !ok || len(secret) < 32 {
+		t.Fatalf("listen printed %q, want the secret it made", line)
 	}
-	file := filepath.Join(t.TempDir(), "body.form")
-	if err := os.WriteFile(file, body, 0o600); err != nil {
-		t.Fatal(err)
+	if res := runIn(t, secret, "", "send", "-url", l.url); res.code != 0 {
+		t.Errorf("send with the printed secret: exit %d, %q", res.code, res.stdout+res.stderr)
 	}
-	if res := runCmd(t, "s", "", "send", "-url", l.url, "-body", file, "-format", "form"); res.code != 0 {
-		t.Fatalf("send -body: exit %d, %q", res.code, res.stdout+res.stderr)
-	}
-	if line := l.next(t); !strings.Contains(line, "response.updated CES response 4242 score 10") {
-		t.Errorf("listen printed %q, want the rich sample", line)
+	if line := l.next(t); !strings.Contains(line, "response.created") {
+		t.Errorf("listen printed %q, want the delivery", line)
 	}
 }
 
 func TestSign(t *testing.T) {
 	body := `{"decline":{"id":19},"event_name":"created"}`
 	for _, tc := range []struct {
-		name string
-		env  string
-		args []string
+		name   string
+		secret string
+		args   []string
 	}{{"flag", "", []string{"sign", "-secret", "k"}}, {"environment", "k", []string{"sign"}}} {
-		res := runCmd(t, tc.env, body, tc.args...)
+		res := runIn(t, tc.secret, body, tc.args...)
 		if want := wootric.Sign("k", []byte(body)) + "\n"; res.code != 0 || res.stdout != want {
 			t.Errorf("sign from %s: exit %d, %q, want %q", tc.name, res.code, res.stdout, want)
 		}
 	}
 }
 
+// TestCommandLineErrors: each wrong command line exits 2 with a one-line
+// error that names the flag at fault, and the usage.
 func TestCommandLineErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.json")
 	tests := []struct {
-		name string
-		env  string
-		args []string
-		want string // in the one-line error
+		name   string
+		secret string
+		args   []string
+		want   string // in the one-line error
 	}{
 		{"no command", "", nil, "no command"},
 		{"unknown command", "", []string{"serve"}, `unknown command "serve"`},
+		{"help for an unknown command", "", []string{"help", "serve"}, `unknown command "serve"`},
 		{"unknown flag", "", []string{"listen", "-port", "80"}, "flag provided but not defined: -port"},
 		{"bad flag value", "", []string{"send", "-url", "http://x", "-secret", "s", "-timeout", "soon"}, "invalid value"},
 		{"stray argument", "", []string{"sign", "-secret", "s", "extra"}, `unexpected argument "extra"`},
 		{"send without url", "s", []string{"send"}, "-url is required"},
 		{"send to a non-http url", "s", []string{"send", "-url", "ftp://x"}, "not an http or https URL"},
 		{"send without secret", "", []string{"send", "-url", "http://127.0.0.1:1/"}, "no secret"},
-		{"send an unknown event", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-event", "response.deleted"}, "no such sample"},
-		{"send in an unknown mode", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-mode", "eNPS"}, "no such sample"},
-		{"send in an unknown format", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-format", "xml"}, "not json or form"},
+		{"send an unknown event", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-event", "response.deleted"}, "-event"},
+		{"send in an unknown mode", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-mode", "eNPS"}, "-mode"},
+		{"send in an unknown format", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-format", "xml"}, "-format"},
+		{"send a body and an event", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-body", "-", "-event", "decline.created"}, "-event"},
+		{"send a body and a mode", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-body", "-", "-mode", "CES"}, "-mode"},
+		{"send a missing body file", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-body", missing}, "-body"},
+		{"send a score out of range", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-mode", "CES", "-score", "9"}, "-score"},
+		{"send a decline's score", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-event", "decline.created", "-score", "9"}, "-score"},
+		{"send a zero id", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-id", "0"}, "-id"},
+		{"replay without files", "s", []string{"replay", "-url", "http://127.0.0.1:1/"}, "no file"},
+		{"replay a missing file", "s", []string{"replay", "-url", "http://127.0.0.1:1/", missing}, "missing.json"},
 		{"sign without secret", "", []string{"sign"}, "no secret"},
 		{"listen on a bad path", "", []string{"listen", "-path", "wootric"}, "does not begin with /"},
+		{"listen forwarding to a non-http url", "", []string{"listen", "-forward", "localhost:3000"}, "-forward"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := runCmd(t, tc.env, "", tc.args...)
+			res := runIn(t, tc.secret, "", tc.args...)
 			first, rest, _ := strings.Cut(res.stderr, "\n")
 			if res.code != 2 || !strings.HasPrefix(first, "wootric-webhook: ") || !strings.Contains(first, tc.want) || !strings.Contains(rest, "Usage:") {
 				t.Errorf("exit %d, stderr %q; want 2, a one-line error with %q, and the usage", res.code, res.stderr, tc.want)
@@ -274,31 +402,74 @@ func TestCommandLineErrors(t *testing.T) {
 }
 
 func TestSendToNothingFails(t *testing.T) {
-	res := runCmd(t, "s", "", "send", "-url", "http://127.0.0.1:1/wootric", "-timeout", "2s")
+	res := runIn(t, "s", "", "send", "-url", "http://127.0.0.1:1/wootric", "-timeout", "2s")
 	if res.code != 1 || res.stderr == "" {
 		t.Errorf("send to a closed port: exit %d, %q, want 1 and the error", res.code, res.stderr)
 	}
 }
 
+// TestHelp: help asked for goes to stdout and exits 0, whichever way it is
+// asked; a command's help lists its own flags (snag 7).
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"-h"}, {"send", "-h"}} {
-		res := runCmd(t, "", "", args...)
-		if res.code != 0 || !strings.Contains(res.stdout+res.stderr, "sage") {
-			t.Errorf("%v: exit %d, %q", args, res.code, res.stdout+res.stderr)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "wootric-webhook listen"},
+		{[]string{"-h"}, "wootric-webhook listen"},
+		{[]string{"help", "send"}, "-comment"},
+		{[]string{"send", "-h"}, "-comment"},
+		{[]string{"listen", "-h"}, "-forward"},
+		{[]string{"help", "replay"}, "FILE|DIR..."},
+	} {
+		res := runIn(t, "", "", c.args...)
+		if res.code != 0 || !strings.Contains(res.stdout, c.want) || res.stderr != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 and %q on stdout", c.args, res.code, res.stdout, res.stderr, c.want)
 		}
 	}
 }
 
-func TestListenTalliesWhenItStops(t *testing.T) {
-	l := startListen(t, "right-secret")
-	for _, env := range []string{"right-secret", "wrong-secret", "right-secret"} {
-		runCmd(t, env, "", "send", "-url", l.url)
-		l.next(t)
+func TestVersion(t *testing.T) {
+	res := runIn(t, "", "", "version")
+	if res.code != 0 || !strings.HasPrefix(res.stdout, "wootric-webhook ") || !strings.Contains(res.stdout, "go1.") {
+		t.Errorf("version: exit %d, %q", res.code, res.stdout)
 	}
-	if err := l.cmd.Process.Signal(os.Interrupt); err != nil {
+}
+
+// TestBinary builds the command and runs it as a user does, once: listen,
+// send, and an interrupt that prints the tally.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := filepath.Join(t.TempDir(), "wootric-webhook")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "listen", "-addr", "127.0.0.1:0", "-secret", "s")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if line := l.next(t); line != "tally: 2 processed, 1 refused signature" {
-		t.Errorf("listen printed %q when it stopped, want its tally", line)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "listening on http://") {
+		t.Fatalf("listen printed %q", sc.Text())
+	}
+	url := strings.TrimPrefix(sc.Text(), "listening on ")
+	send := exec.Command(bin, "send", "-url", url, "-secret", "s")
+	if b, err := send.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "200 OK") {
+		t.Fatalf("send: %v, %q", err, b)
+	}
+	sc.Scan()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(out)
+	if err := cmd.Wait(); err != nil || !strings.Contains(string(rest), "tally: 1 processed") {
+		t.Errorf("listen after an interrupt: %v, %q", err, rest)
 	}
 }
