@@ -1,13 +1,15 @@
 // Package wootrictest provides signed Wootric deliveries for testing a
 // receiver, as net/http/httptest provides requests and recorders.
 //
-// A test of a receiver, in five lines:
+// A test of a receiver, in three lines:
 //
-//	h := wootric.NewHandler(wootrictest.Secret) // or the receiver under test
-//	e, _ := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
-//	r, _ := wootrictest.NewRequest("/wootric", wootrictest.Secret, e, wootric.JSON)
-//	w := httptest.NewRecorder()
-//	h.ServeHTTP(w, r) // w.Code is 200 once every callback has run
+//	mux := yourRoutes(wootrictest.Secret) // a wootric.Handler at POST /wootric
+//	e := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
+//	w := wootrictest.Deliver(t, mux, "/wootric", wootrictest.Secret, e, wootric.JSON)
+//	// w.Code is 200 once every callback has run
+//
+// NewRequest gives the signed request alone, and Outcomes a delivery for
+// each way one can end, to test metrics and alerts.
 //
 // Its helpers return errors, or take a testing.TB and fail the test; none
 // panics on bad input.
