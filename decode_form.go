@@ -2,6 +2,7 @@ package wootric
 
 import (
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,30 +40,35 @@ type keyPath struct {
 
 func (p *keyPath) seg(i int) string { return p.key[p.segs[i][0]:p.segs[i][1]] }
 
-// formPair reads the pair in d.s[start:end].
-func (d *decoder) formPair(start, end int) error {
+// readPair unescapes the pair in d.s[start:end], splits its key into p,
+// and returns its value. A key without "=" has a null value. p.drop is set for a key Rack drops,
+// whose value is not read.
+func (d *decoder) readPair(start, end int, p *keyPath) (v value, err error) {
 	pair := d.s[start:end]
 	rawKey, rawVal, hasVal := pair, "", false
 	if eq := strings.IndexByte(pair, '='); eq >= 0 {
 		rawKey, rawVal, hasVal = pair[:eq], pair[eq+1:], true
 	}
-	key, err := d.formText(rawKey, start)
-	if err != nil {
-		return err
+	if p.key, err = d.formText(rawKey, start); err != nil {
+		return v, err
 	}
-	p := keyPath{key: key}
 	if reason := p.split(); reason != "" {
-		return d.errAt(start, "", reason)
+		return v, d.errAt(start, "", reason)
 	}
-	if p.drop {
-		return nil
-	}
-	v := value{kind: valueNull, off: start}
-	if hasVal {
+	v = value{kind: valueNull, off: start}
+	if hasVal && !p.drop {
 		v.kind, v.off = valueText, start+len(rawKey)+1
-		if v.s, err = d.formText(rawVal, v.off); err != nil {
-			return err
-		}
+		v.s, err = d.formText(rawVal, v.off)
+	}
+	return v, err
+}
+
+// formPair reads the pair in d.s[start:end].
+func (d *decoder) formPair(start, end int) error {
+	var p keyPath
+	v, err := d.readPair(start, end, &p)
+	if err != nil || p.drop {
+		return err
 	}
 
 	name := p.seg(0)
@@ -270,7 +276,7 @@ func (d *decoder) finishNested() {
 		d.props = make(map[string]string, len(d.nested))
 	}
 	for key, root := range d.nested {
-		d.props[key] = string(root.appendJSON(nil))
+		d.props[key] = string(root.appendJSON(nil, false))
 	}
 }
 
@@ -444,8 +450,9 @@ func (n *formNode) has(path []string) bool {
 	return true
 }
 
-// appendJSON appends n as compact JSON, its values as strings.
-func (n *formNode) appendJSON(b []byte) []byte {
+// appendJSON appends n as compact JSON, its values as strings, a hash's
+// keys in the order they came or, with sorted, in sorted order.
+func (n *formNode) appendJSON(b []byte, sorted bool) []byte {
 	switch {
 	case n.null:
 		return append(b, "null"...)
@@ -457,18 +464,23 @@ func (n *formNode) appendJSON(b []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = item.appendJSON(b)
+			b = item.appendJSON(b, sorted)
 		}
 		return append(b, ']')
 	}
+	keys := n.keys
+	if sorted {
+		keys = slices.Clone(keys)
+		slices.Sort(keys)
+	}
 	b = append(b, '{')
-	for i, k := range n.keys {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, k, false)
 		b = append(b, ':')
-		b = n.kids[k].appendJSON(b)
+		b = n.kids[k].appendJSON(b, sorted)
 	}
 	return append(b, '}')
 }

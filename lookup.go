@@ -1,7 +1,6 @@
 package wootric
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -47,7 +46,7 @@ func (e *Event) Lookup(path ...string) (string, bool) {
 	case n.isLeaf:
 		return n.leaf, true
 	}
-	return string(n.appendText(nil)), true
+	return string(n.appendJSON(nil, true)), true // its leaves are never null
 }
 
 // child returns n's member key, or its item at the decimal index key, or
@@ -64,36 +63,6 @@ func (n *formNode) child(key string) *formNode {
 		return n.items[i]
 	}
 	return nil
-}
-
-// appendText appends n as compact JSON whose values are all strings, nulls
-// "", and keys sorted: the same for a JSON body and for a form.
-func (n *formNode) appendText(b []byte) []byte {
-	switch {
-	case n.isLeaf:
-		return appendJSONString(b, n.leaf, false)
-	case n.isArray():
-		b = append(b, '[')
-		for i, item := range n.items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = item.appendText(b)
-		}
-		return append(b, ']')
-	}
-	keys := slices.Clone(n.keys)
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k, false)
-		b = append(b, ':')
-		b = n.kids[k].appendText(b)
-	}
-	return append(b, '}')
 }
 
 // lookupJSON returns the value of the top-level key name of the JSON
@@ -200,33 +169,19 @@ func (d *decoder) lookupPair(root *formNode, name string, start, end int) bool {
 	if start == end {
 		return true
 	}
-	pair := d.s[start:end]
-	rawKey, rawVal, hasVal := pair, "", false
-	if eq := strings.IndexByte(pair, '='); eq >= 0 {
-		rawKey, rawVal, hasVal = pair[:eq], pair[eq+1:], true
-	}
-	key, err := d.formText(rawKey, start)
+	var p keyPath
+	v, err := d.readPair(start, end, &p)
 	if err != nil {
-		return false
-	}
-	p := keyPath{key: key}
-	if p.split() != "" {
 		return false
 	}
 	if p.drop || p.seg(0) != name {
 		return true
 	}
-	var text string
-	if hasVal {
-		if text, err = d.formText(rawVal, start); err != nil {
-			return false
-		}
-	}
 	path := make([]string, p.n)
 	for i := range path {
 		path[i] = p.seg(i)
 	}
-	return root.set(path, &formNode{leaf: text, isLeaf: true})
+	return root.set(path, &formNode{leaf: v.s, isLeaf: true}) // a null is ""
 }
 
 // set puts leaf at path below n as Rack's parse_nested_query does: a value
