@@ -54,14 +54,16 @@ import (
 // ScopeName is the instrumentation scope of the meter and the tracer.
 const ScopeName = "github.com/wootric-go/wootric/otelwootric"
 
-// Attribute keys of the package's own attributes.
+// Attribute keys of the package's own attributes: the Report's outcome,
+// event type, survey mode, object id and secret index, and on a stage's
+// span event its duration in seconds.
 const (
 	OutcomeKey     = attribute.Key("wootric.outcome")
 	EventTypeKey   = attribute.Key("wootric.event.type")
 	SurveyModeKey  = attribute.Key("wootric.survey.mode")
 	ObjectIDKey    = attribute.Key("wootric.object.id")
 	SecretIndexKey = attribute.Key("wootric.secret.index")
-	StageKey       = attribute.Key("wootric.stage.duration")
+	StageDurationKey       = attribute.Key("wootric.stage.duration")
 )
 
 // Config says where an Observer sends what it records. Its zero value
@@ -213,7 +215,7 @@ func (o *Observer) span(ctx context.Context, rep *wootric.Report, outcome, event
 			continue
 		}
 		at = at.Add(d)
-		span.AddEvent(wootric.Stage(s).String(), trace.WithTimestamp(at), trace.WithAttributes(StageKey.Float64(d.Seconds())))
+		span.AddEvent(wootric.Stage(s).String(), trace.WithTimestamp(at), trace.WithAttributes(StageDurationKey.Float64(d.Seconds())))
 	}
 	switch {
 	case rep.Outcome == wootric.Failed:
