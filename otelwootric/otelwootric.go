@@ -58,12 +58,12 @@ const ScopeName = "github.com/wootric-go/wootric/otelwootric"
 // event type, survey mode, object id and secret index, and on a stage's
 // span event its duration in seconds.
 const (
-	OutcomeKey     = attribute.Key("wootric.outcome")
-	EventTypeKey   = attribute.Key("wootric.event.type")
-	SurveyModeKey  = attribute.Key("wootric.survey.mode")
-	ObjectIDKey    = attribute.Key("wootric.object.id")
-	SecretIndexKey = attribute.Key("wootric.secret.index")
-	StageDurationKey       = attribute.Key("wootric.stage.duration")
+	OutcomeKey       = attribute.Key("wootric.outcome")
+	EventTypeKey     = attribute.Key("wootric.event.type")
+	SurveyModeKey    = attribute.Key("wootric.survey.mode")
+	ObjectIDKey      = attribute.Key("wootric.object.id")
+	SecretIndexKey   = attribute.Key("wootric.secret.index")
+	StageDurationKey = attribute.Key("wootric.stage.duration")
 )
 
 // Config says where an Observer sends what it records. Its zero value
