@@ -1,6 +1,7 @@
 package wootric
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"testing"
 )
@@ -67,6 +68,40 @@ func TestFieldTable(t *testing.T) {
 	for i, name := range topNames {
 		if bit := topBit(name); bit != 1<<i {
 			t.Errorf("topBit(%q) = %#x, want bit %d", name, bit, i)
+		}
+	}
+}
+
+// TestSkipPlain checks the word-at-a-time scan against its definition: it
+// skips only plain bytes, and stops at a word only if the word holds a
+// byte that is not plain (or at the last, shorter run).
+func TestSkipPlain(t *testing.T) {
+	alphabet := []byte{'a', 'Z', ' ', '~', '"', '\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xa9, 0xff, '!', '#', '[', ']'}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			b[i] = 'x'
+			if rnd.IntN(6) == 0 {
+				b[i] = alphabet[rnd.IntN(len(alphabet))]
+			}
+		}
+		s := string(b)
+		start := rnd.IntN(len(s) + 1)
+		got := skipPlain(s, start)
+		for i := start; i < got; i++ {
+			if !jsonPlain[s[i]] {
+				t.Fatalf("skipPlain(%q, %d) = %d, past the byte %#x at %d", s, start, got, s[i], i)
+			}
+		}
+		if got+8 <= len(s) {
+			special := false
+			for _, c := range []byte(s[got : got+8]) {
+				special = special || !jsonPlain[c]
+			}
+			if !special {
+				t.Fatalf("skipPlain(%q, %d) = %d, stopping at a plain word", s, start, got)
+			}
 		}
 	}
 }

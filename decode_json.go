@@ -343,6 +343,7 @@ func (d *decoder) number() (string, error) {
 func (d *decoder) str() (string, error) {
 	start := d.i + 1
 	for i := start; i < len(d.s); {
+		i = skipPlain(d.s, i)
 		for i < len(d.s) && jsonPlain[d.s[i]] {
 			i++
 		}
@@ -366,6 +367,27 @@ func (d *decoder) str() (string, error) {
 		}
 	}
 	return "", d.errAt(len(d.s), "", "unterminated string")
+}
+
+// skipPlain returns the index of the first word of 8 bytes from s[i:]
+// that may hold a byte other than jsonPlain ones, or of the last, shorter
+// run: the caller goes on byte by byte from there. A word's test may
+// report a plain byte as special, never the reverse.
+func skipPlain(s string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		b := s[i : i+8]
+		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		quote, backslash := w^(ones*'"'), w^(ones*'\\')
+		special := (quote-ones)&^quote | (backslash-ones)&^backslash | // a '"' or '\\'
+			(w-ones*0x20)&^w | // a control character
+			w // a byte of a non-ASCII character
+		if special&highs != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // jsonPlain[c] reports whether byte c stands for itself in a JSON string:
