@@ -63,7 +63,7 @@ func Decode(body []byte) (*Event, error) {
 func decode(body []byte) (*Event, [2]int, error) {
 	d := decoder{s: string(body)}
 	var err error
-	if isJSON(body) {
+	if FormatOf(body) == JSON {
 		err = d.decodeJSON()
 	} else {
 		err = d.decodeForm()
@@ -75,15 +75,19 @@ func decode(body []byte) (*Event, [2]int, error) {
 	return e, d.stamp, err
 }
 
-// isJSON reports whether body is JSON: whether its first non-space byte is
-// "{" or "[".
-func isJSON(body []byte) bool {
+// FormatOf returns the format Decode reads body as: JSON if its first
+// non-space byte is "{" or "[", and Form otherwise, which Rails' to_query
+// cannot begin with "{". The Content-Type a body came with plays no part.
+func FormatOf(body []byte) Format {
 	for _, c := range body {
 		if !isSpace(c) {
-			return c == '{' || c == '['
+			if c == '{' || c == '[' {
+				return JSON
+			}
+			break
 		}
 	}
-	return false
+	return Form
 }
 
 // declaredJSON reports whether contentType names JSON ("application/json",

@@ -912,3 +912,19 @@ func BenchmarkDecodeManyProperties(b *testing.B) {
 		})
 	}
 }
+
+// TestFormatOf: the body's first non-space byte decides, as Decode reads it.
+func TestFormatOf(t *testing.T) {
+	for body, want := range map[string]wootric.Format{
+		`{"response":{}}`:            wootric.JSON,
+		" \r\n\t[1]":                 wootric.JSON,
+		"response%5Bid%5D=1":         wootric.Form,
+		"%7B%22a%22%3A1%7D":          wootric.Form,
+		"":                           wootric.Form,
+		"  event_name=created&x={1}": wootric.Form,
+	} {
+		if got := wootric.FormatOf([]byte(body)); got != want {
+			t.Errorf("FormatOf(%q) = %v, want %v", body, got, want)
+		}
+	}
+}

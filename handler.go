@@ -316,7 +316,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if err != nil {
 		return err
 	}
-	if json, known := declaredJSON(headerValue(r.Header, "Content-Type")); known && json != isJSON(body) {
+	if json, known := declaredJSON(headerValue(r.Header, "Content-Type")); known && json != (FormatOf(body) == JSON) {
 		d.mislabelled = true // the body decides; the log says so
 	}
 	d.event, d.stamp, err = decode(body)

@@ -29,7 +29,7 @@ func (e *Event) Lookup(path ...string) (string, bool) {
 		return "", false
 	}
 	var n *formNode
-	if isJSON(e.Raw) {
+	if FormatOf(e.Raw) == JSON {
 		n = lookupJSON(string(e.Raw), path[0])
 	} else {
 		n = lookupForm(string(e.Raw), path[0])

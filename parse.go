@@ -10,7 +10,8 @@ import "net/http"
 // Handler would answer with ([StatusCode] gives the status). It runs no
 // callback, claims nothing from Dedup, answers nothing and logs nothing:
 // it is for code that answers the request itself, such as a framework's
-// handler or a serverless function. A Handler's ServeHTTP is built on it.
+// handler or a serverless function. A Handler's ServeHTTP takes these
+// steps through the same code before its own.
 //
 // The body is read once, and is in the event's Raw; r.Body is left read.
 func (h *Handler) Parse(r *http.Request) (*Event, error) {

@@ -134,7 +134,7 @@ func forwardDelivery(ctx context.Context, url, secret string, body []byte) (int,
 	if err != nil {
 		return http.StatusBadGateway, "forward failed: " + err.Error()
 	}
-	req.Header.Set("Content-Type", formatOf(body).ContentType())
+	req.Header.Set("Content-Type", wootric.FormatOf(body).ContentType())
 	req.Header.Set(wootric.SignatureHeader, wootric.Sign(secret, body))
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
@@ -156,7 +156,7 @@ func saveDelivery(dir string, ev *wootric.Event, n int64) (string, error) {
 	case ev.Decline != nil:
 		id = ev.Decline.ID
 	}
-	name := fmt.Sprintf("%s-%04d-%s-%d.%s", time.Now().UTC().Format("20060102T150405.000Z"), n, ev.Type, id, formatOf(ev.Raw))
+	name := fmt.Sprintf("%s-%04d-%s-%d.%s", time.Now().UTC().Format("20060102T150405.000Z"), n, ev.Type, id, wootric.FormatOf(ev.Raw))
 	file := filepath.Join(dir, name)
 	return file, os.WriteFile(file, ev.Raw, 0o600)
 }
@@ -184,7 +184,7 @@ func (p *printer) line(text string, fields map[string]any) {
 // data unless -raw; and, if it was forwarded, what the app answered.
 func (p *printer) event(e *wootric.Event, forwarded string) {
 	now := time.Now().UTC().Format(time.RFC3339)
-	format := formatOf(e.Raw)
+	format := wootric.FormatOf(e.Raw)
 	fields := map[string]any{"time": now, "event": e.Type, "mode": e.SurveyMode, "account": e.AccountToken,
 		"format": format.String(), "bytes": len(e.Raw)}
 	text := fmt.Sprintf("%s %s %s", now, e.Type, e.SurveyMode)

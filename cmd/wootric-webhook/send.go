@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 				return usageError(e.stderr, fmt.Sprintf("send: -body: %v", err))
 			}
 			if !given(fs, "format") {
-				f = formatOf(body)
+				f = wootric.FormatOf(body)
 			}
 		} else {
 			ev, err := freshEvent(fs, *event, *mode, *id, *score, *comment)
@@ -84,11 +85,11 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 // new id unless id is set, times of now, and the score and comment if set.
 func freshEvent(fs *flag.FlagSet, event, mode string, id int64, score int, comment string) (*wootric.Event, error) {
 	t := wootric.EventType(event)
-	if !contains(wootrictest.EventTypes(), t) {
+	if !slices.Contains(wootrictest.EventTypes(), t) {
 		return nil, fmt.Errorf("-event %q is not one of %v", event, wootrictest.EventTypes())
 	}
 	m := wootric.SurveyMode(strings.ToUpper(mode))
-	if !contains(wootrictest.SurveyModes(), m) {
+	if !slices.Contains(wootrictest.SurveyModes(), m) {
 		return nil, fmt.Errorf("-mode %q is not one of %v", mode, wootrictest.SurveyModes())
 	}
 	ev, err := wootrictest.SampleEvent(t, m)
@@ -144,15 +145,6 @@ func scoreRange(mode wootric.SurveyMode) (lo, hi int) {
 	return 0, 10
 }
 
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func parseFormat(s string) (wootric.Format, error) {
 	switch s {
 	case "json":
@@ -161,15 +153,6 @@ func parseFormat(s string) (wootric.Format, error) {
 		return wootric.Form, nil
 	}
 	return 0, fmt.Errorf("-format %q is not json or form", s)
-}
-
-// formatOf returns the format of body as Decode reads it: JSON if its
-// first non-space byte is "{" or "[", and a form otherwise.
-func formatOf(body []byte) wootric.Format {
-	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && (b[0] == '{' || b[0] == '[') {
-		return wootric.JSON
-	}
-	return wootric.Form
 }
 
 // post signs body with secret and POSTs it to url as format f, prints the
@@ -270,7 +253,7 @@ func replayCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 				return fail(e.stderr, err)
 			}
 			fmt.Fprintf(e.stdout, "%s: ", filepath.Base(file))
-			if c := post(ctx, e, *url, secret, body, formatOf(body), *timeout); c != 0 {
+			if c := post(ctx, e, *url, secret, body, wootric.FormatOf(body), *timeout); c != 0 {
 				code = c
 			}
 		}
