@@ -155,24 +155,33 @@ func TestObserverBoundsAttributes(t *testing.T) {
 	}
 }
 
+// data returns the data of the metric name, or nil if none was recorded.
+func data(rm metricdata.ResourceMetrics, name string) metricdata.Aggregation {
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m.Data
+			}
+		}
+	}
+	return nil
+}
+
 // sum returns the total of the counter name's points that have attrs.
 func sum(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) int64 {
 	t.Helper()
 	var total int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			s, ok := m.Data.(metricdata.Sum[int64])
-			if !ok {
-				t.Fatalf("%s is %T, want a Sum[int64]", name, m.Data)
-			}
-			for _, p := range s.DataPoints {
-				if hasAll(p.Attributes, attrs) {
-					total += p.Value
-				}
-			}
+	d := data(rm, name)
+	if d == nil {
+		return 0 // nothing recorded
+	}
+	s, ok := d.(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("%s is %T, want a Sum[int64]", name, d)
+	}
+	for _, p := range s.DataPoints {
+		if hasAll(p.Attributes, attrs) {
+			total += p.Value
 		}
 	}
 	return total
@@ -183,20 +192,17 @@ func sum(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attr
 func histogramCount(t *testing.T, rm metricdata.ResourceMetrics, name string, attrs ...attribute.KeyValue) uint64 {
 	t.Helper()
 	var n uint64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			hist, ok := m.Data.(metricdata.Histogram[float64])
-			if !ok {
-				t.Fatalf("%s is %T, want a Histogram[float64]", name, m.Data)
-			}
-			for _, p := range hist.DataPoints {
-				if hasAll(p.Attributes, attrs) {
-					n += p.Count
-				}
-			}
+	d := data(rm, name)
+	if d == nil {
+		return 0 // nothing recorded
+	}
+	hist, ok := d.(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("%s is %T, want a Histogram[float64]", name, d)
+	}
+	for _, p := range hist.DataPoints {
+		if hasAll(p.Attributes, attrs) {
+			n += p.Count
 		}
 	}
 	return n
