@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -168,6 +169,33 @@ func TestSendFreshEvents(t *testing.T) {
 	got := runs()
 	if len(got) != 5 || got[0] == got[1] || got[4] != 42 {
 		t.Errorf("the receiver ran %v: want 5 events, the first two with new ids, and 42 once", got)
+	}
+}
+
+// TestSendPinnedIDIsOneEvent: two sends with one -id are one event for
+// de-duplication however far apart they are (an hour here; across a second
+// boundary was enough to make two), while two sends without -id never are.
+func TestSendPinnedIDIsOneEvent(t *testing.T) {
+	at := time.Date(2026, 11, 30, 12, 0, 0, 999e6, time.UTC)
+	for _, event := range []string{"response.created", "response.updated", "decline.created"} {
+		key := func(args []string, now time.Time) string {
+			fs := flag.NewFlagSet("send", flag.ContinueOnError)
+			commands["send"].define(fs)
+			if err := fs.Parse(args); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := freshEvent(fs, event, "NPS", 42, 0, "", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return wootric.DedupKey(ev)
+		}
+		if a, b := key([]string{"-id", "42"}, at), key([]string{"-id", "42"}, at.Add(time.Hour)); a != b {
+			t.Errorf("%s: two sends with -id 42 an hour apart have keys %q and %q, want one", event, a, b)
+		}
+		if a, b := key(nil, at), key(nil, at); a == b {
+			t.Errorf("%s: two sends without -id have one key %q, want two", event, a)
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 	mode := fs.String("mode", string(wootric.NPS), "survey mode: NPS, CES or CSAT, in any case")
 	format := fs.String("format", "json", "body format, json or form; with -body, the default is the body's own")
 	bodyFile := fs.String("body", "", "send this file's bytes instead of a sample event; - reads stdin")
-	id := fs.Int64("id", 0, "the event's id (default a new one each time; pin it to send a duplicate)")
+	id := fs.Int64("id", 0, "the event's id (default a new one each time); a pinned id also keeps the sample's created_at and updated_at, so a second send is a duplicate")
 	score := fs.Int("score", 0, "the response's score (default the sample's)")
 	comment := fs.String("comment", "", "the response's comment (default the sample's)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
@@ -69,7 +69,7 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 				f = wootric.FormatOf(body)
 			}
 		} else {
-			ev, err := freshEvent(fs, *event, *mode, *id, *score, *comment)
+			ev, err := freshEvent(fs, *event, *mode, *id, *score, *comment, time.Now())
 			if err != nil {
 				return usageError(e.stderr, "send: "+err.Error())
 			}
@@ -82,8 +82,11 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 }
 
 // freshEvent returns the sample of type event in mode as a new event: a
-// new id unless id is set, times of now, and the score and comment if set.
-func freshEvent(fs *flag.FlagSet, event, mode string, id int64, score int, comment string) (*wootric.Event, error) {
+// new id and times of now (in ms), and the score and comment if set. A pinned id
+// keeps the sample's created_at and updated_at, so that two sends with one
+// id are one event (a duplicate) however far apart they are; its timestamp
+// is still now, as a resend's is.
+func freshEvent(fs *flag.FlagSet, event, mode string, id int64, score int, comment string, now time.Time) (*wootric.Event, error) {
 	t := wootric.EventType(event)
 	if !slices.Contains(wootrictest.EventTypes(), t) {
 		return nil, fmt.Errorf("-event %q is not one of %v", event, wootrictest.EventTypes())
@@ -96,12 +99,13 @@ func freshEvent(fs *flag.FlagSet, event, mode string, id int64, score int, comme
 	if err != nil {
 		return nil, err
 	}
-	if !given(fs, "id") {
+	pinned := given(fs, "id")
+	if !pinned {
 		id = 1 + rand.Int64N(1e9)
 	} else if id <= 0 {
 		return nil, fmt.Errorf("-id %d is not a positive id", id)
 	}
-	now := time.Now().Truncate(time.Millisecond)
+	now = now.Truncate(time.Millisecond)
 	ev.Timestamp = now
 	if d := ev.Decline; d != nil {
 		for _, name := range []string{"score", "comment"} {
@@ -109,13 +113,19 @@ func freshEvent(fs *flag.FlagSet, event, mode string, id int64, score int, comme
 				return nil, fmt.Errorf("-%s: a decline has no %s", name, name)
 			}
 		}
-		d.ID, d.CreatedAt, d.UpdatedAt = id, now.Add(-2*time.Second), now.Add(-2*time.Second)
+		d.ID = id
+		if !pinned {
+			d.CreatedAt, d.UpdatedAt = now.Add(-2*time.Second), now.Add(-2*time.Second)
+		}
 		return ev, nil
 	}
 	r := ev.Response
-	r.ID, r.CreatedAt, r.UpdatedAt = id, now.Add(-5*time.Second), now.Add(-5*time.Second)
-	if t == wootric.ResponseUpdated {
-		r.UpdatedAt = now.Add(-time.Second)
+	r.ID = id
+	if !pinned {
+		r.CreatedAt, r.UpdatedAt = now.Add(-5*time.Second), now.Add(-5*time.Second)
+		if t == wootric.ResponseUpdated {
+			r.UpdatedAt = now.Add(-time.Second)
+		}
 	}
 	if given(fs, "score") {
 		lo, hi := scoreRange(m)
