@@ -1,9 +1,11 @@
 package wootric
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestFieldTable keeps the model in one place: every exported field of
@@ -73,8 +75,8 @@ func TestFieldTable(t *testing.T) {
 }
 
 // TestSkipPlain checks the word-at-a-time scan against its definition: it
-// skips only plain bytes, and stops at a word only if the word holds a
-// byte that is not plain (or at the last, shorter run).
+// stops at the first byte that is not plain, or where the words of 8 bytes
+// from its start end if all of theirs are.
 func TestSkipPlain(t *testing.T) {
 	alphabet := []byte{'a', 'Z', ' ', '~', '"', '\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xa9, 0xff, '!', '#', '[', ']'}
 	rnd := rand.New(rand.NewPCG(1, 2))
@@ -89,19 +91,85 @@ func TestSkipPlain(t *testing.T) {
 		s := string(b)
 		start := rnd.IntN(len(s) + 1)
 		got := skipPlain(s, start)
+		first := start // the first byte that is not plain
+		for first < len(s) && jsonPlain[s[first]] {
+			first++
+		}
+		words := start + (len(s)-start)/8*8 // where the whole words end
+		want := min(first, words)
 		for i := start; i < got; i++ {
 			if !jsonPlain[s[i]] {
 				t.Fatalf("skipPlain(%q, %d) = %d, past the byte %#x at %d", s, start, got, s[i], i)
 			}
 		}
-		if got+8 <= len(s) {
-			special := false
-			for _, c := range []byte(s[got : got+8]) {
-				special = special || !jsonPlain[c]
+		if got != want {
+			t.Fatalf("skipPlain(%q, %d) = %d, want %d", s, start, got, want)
+		}
+	}
+}
+
+// TestSkipSpace checks the word-at-a-time space skipping against its
+// definition: it stops at the first byte that is not JSON white space.
+func TestSkipSpace(t *testing.T) {
+	alphabet := []byte{' ', ' ', ' ', '\n', '\t', '\r', 'x', '"', 0x00, 0x0b, 0x0c, 0x1f, 0x21, 0xa0}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			b[i] = alphabet[rnd.IntN(len(alphabet))]
+			if rnd.IntN(2) == 0 {
+				b[i] = ' '
 			}
-			if !special {
-				t.Fatalf("skipPlain(%q, %d) = %d, stopping at a plain word", s, start, got)
+		}
+		d := decoder{s: string(b), i: rnd.IntN(len(b) + 1)}
+		want := d.i
+		for want < len(d.s) && isSpace(d.s[want]) {
+			want++
+		}
+		start := d.i
+		if d.skipSpace(); d.i != want {
+			t.Fatalf("skipSpace at %d of %q stopped at %d, want %d", start, d.s, d.i, want)
+		}
+	}
+}
+
+// TestParseTimeIsTimeDate checks parseTime's own arithmetic against
+// time.Date, over random dates of years 0 to 9999 (leap days and the turn
+// of eras included) and zones: the two must be the same time.Time, as ==
+// compares it, so that an Event's times compare equal to ones a user
+// builds.
+func TestParseTimeIsTimeDate(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	years := []int{0, 1, 99, 100, 399, 400, 1600, 1900, 1969, 1970, 2000, 2016, 2024, 2100, 9999}
+	for n := 0; n < 50000; n++ {
+		year := rnd.IntN(10000)
+		if n%2 == 0 {
+			year = years[rnd.IntN(len(years))]
+		}
+		month := 1 + rnd.IntN(12)
+		day := 1 + rnd.IntN(daysIn(month, year))
+		hour, min, sec := rnd.IntN(24), rnd.IntN(60), rnd.IntN(60)
+		digits := rnd.IntN(10)
+		frac, nsec := "", 0
+		if digits > 0 {
+			f := rnd.IntN(pow10[digits])
+			frac = fmt.Sprintf(".%0*d", digits, f)
+			nsec = f * pow10[9-digits]
+		}
+		offset := rnd.IntN(2*maxOffset+1) - maxOffset
+		zone, loc := "Z", time.UTC
+		if offset != 0 || n%3 == 0 {
+			sign, abs := '+', offset
+			if offset < 0 {
+				sign, abs = '-', -offset
 			}
+			zone = fmt.Sprintf("%c%02d:%02d", sign, abs/60, abs%60)
+			loc = zoneAt(offset)
+		}
+		s := fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d%s%s", year, month, day, hour, min, sec, frac, zone)
+		want := time.Date(year, time.Month(month), day, hour, min, sec, nsec, loc)
+		if got, ok := parseTime(s); !ok || got != want {
+			t.Fatalf("parseTime(%q) = %v, %v; want %v, as time.Date gives", s, got, ok, want)
 		}
 	}
 }

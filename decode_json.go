@@ -1,6 +1,7 @@
 package wootric
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -285,7 +286,8 @@ func (d *decoder) skipComposite() error {
 
 func (d *decoder) skipSpace() {
 	i, s := d.i, d.s
-	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
+	// Most calls find no space at all: one comparison says so.
+	for i < len(s) && s[i] <= ' ' && isSpace(s[i]) {
 		i++
 	}
 	d.i = i
@@ -369,25 +371,33 @@ func (d *decoder) str() (string, error) {
 	return "", d.errAt(len(d.s), "", "unterminated string")
 }
 
-// skipPlain returns the index of the first word of 8 bytes from s[i:]
-// that may hold a byte other than jsonPlain ones, or of the last, shorter
-// run: the caller goes on byte by byte from there. A word's test may
-// report a plain byte as special, never the reverse.
+// skipPlain returns the index of the first byte from s[i:] that is not a
+// jsonPlain one, found a word of 8 bytes at a time, or, if there is none
+// in the words that fit, of the last, shorter run: the caller goes on byte
+// by byte from there. In a word, each test below may flag a plain byte as
+// special, but only above a byte that truly is (a borrow runs upwards
+// only), so the lowest flag is exact.
 func skipPlain(s string, i int) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(s); i += 8 {
-		b := s[i : i+8]
-		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		w := word(s, i)
 		quote, backslash := w^(ones*'"'), w^(ones*'\\')
 		special := (quote-ones)&^quote | (backslash-ones)&^backslash | // a '"' or '\\'
 			(w-ones*0x20)&^w | // a control character
 			w // a byte of a non-ASCII character
-		if special&highs != 0 {
-			break
+		if m := special & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	return i
+}
+
+// word returns the 8 bytes of s from i as an integer, the first the
+// lowest.
+func word(s string, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // jsonPlain[c] reports whether byte c stands for itself in a JSON string:

@@ -25,13 +25,15 @@ func parseTime(s string) (time.Time, bool) {
 	if sep != '-' && sep != '/' || s[7] != sep || s[10] != 'T' && s[10] != ' ' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := atoi(s[0:4])
-	month, ok2 := atoi(s[5:7])
-	day, ok3 := atoi(s[8:10])
-	hour, ok4 := atoi(s[11:13])
-	min, ok5 := atoi(s[14:16])
-	sec, ok6 := atoi(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+	century, ok1 := digits2(s, 0)
+	year, ok2 := digits2(s, 2)
+	month, ok3 := digits2(s, 5)
+	day, ok4 := digits2(s, 8)
+	hour, ok5 := digits2(s, 11)
+	min, ok6 := digits2(s, 14)
+	sec, ok7 := digits2(s, 17)
+	year += 100 * century
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || min > 59 || sec > 59 {
 		return time.Time{}, false
@@ -47,46 +49,69 @@ func parseTime(s string) (time.Time, bool) {
 		if n == 1 {
 			return time.Time{}, false
 		}
-		for i := n; i <= 9; i++ {
-			nsec *= 10
-		}
+		nsec *= pow10[10-n]
 		rest = rest[n:]
 	}
-	loc, ok := parseZone(rest)
+	minutes, ok := parseZone(rest)
 	if !ok {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, min, sec, nsec, loc), true
+	// What time.Date returns, without its normalizing of the fields,
+	// which are valid, nor its looking up of the zone's offset, which is
+	// known.
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+min*60+sec-minutes*60)
+	return time.Unix(unix, int64(nsec)).In(zoneAt(minutes)), true
 }
 
-// parseZone parses what follows the clock: "Z", "UTC", "-07:00" or "-0700",
-// with or without a space before it.
-func parseZone(z string) (*time.Location, bool) {
+// pow10[n] is 10 to the n.
+var pow10 = [...]int{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// daysSinceEpoch returns the days from 1970-01-01 to the date, which is
+// valid, in the proleptic Gregorian calendar that time.Date uses: a count
+// of whole 400-year eras of 146097 days from 0000-03-01, then of days in
+// the era, the year beginning in March so that a leap day comes last.
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	if year < 0 {
+		era = (year - 399) / 400
+	}
+	yoe := year - era*400                     // [0, 399]
+	doy := (153*((month+9)%12)+2)/5 + day - 1 // [0, 365], from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy    // [0, 146096]
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// parseZone parses what follows the clock, "Z", "UTC", "-07:00" or
+// "-0700", with or without a space before it, into its offset in minutes.
+func parseZone(z string) (int, bool) {
 	if len(z) > 0 && z[0] == ' ' {
 		z = z[1:]
 	}
 	if z == "Z" || z == "UTC" {
-		return time.UTC, true
+		return 0, true
 	}
 	mm := z[min(3, len(z)):]
 	if len(z) == 6 && z[3] == ':' {
 		mm = z[4:]
 	} else if len(z) != 5 {
-		return nil, false
+		return 0, false
 	}
 	if z[0] != '+' && z[0] != '-' {
-		return nil, false
+		return 0, false
 	}
-	h, ok1 := atoi(z[1:3])
-	m, ok2 := atoi(mm)
+	h, ok1 := digits2(z, 1)
+	m, ok2 := digits2(mm, 0)
 	if !ok1 || !ok2 || h > 23 || m > 59 {
-		return nil, false
+		return 0, false
 	}
 	offset := h*60 + m
 	if z[0] == '-' {
 		offset = -offset
 	}
-	return zoneAt(offset), true
+	return offset, true
 }
 
 // zones caches a fixed zone for each offset in minutes, so that decoding a
@@ -108,17 +133,10 @@ func zoneAt(minutes int) *time.Location {
 	return loc
 }
 
-// atoi parses a string of ASCII digits.
-func atoi(s string) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
+// digits2 parses the two ASCII digits at s[i:i+2].
+func digits2(s string, i int) (int, bool) {
+	hi, lo := s[i]-'0', s[i+1]-'0' // a byte below '0' wraps past 9
+	return int(hi)*10 + int(lo), hi <= 9 && lo <= 9
 }
 
 func daysIn(month, year int) int {

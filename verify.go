@@ -121,17 +121,27 @@ func hasPrefixFold(s, prefix string) bool {
 	return true
 }
 
+// unhex returns the value of the hex digit c, of either case.
 func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	v := hexValue[c]
+	return v, v != 0xff
 }
+
+// hexValue[c] is the value of the hex digit c, or 0xff if c is none: a
+// load in place of three ranges to test, for the signature's 40 digits and
+// each of a form's escapes.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
+	}
+	for c := 0; c < 10; c++ {
+		t['0'+c] = byte(c)
+	}
+	for c := 0; c < 6; c++ {
+		t['a'+c], t['A'+c] = byte(10+c), byte(10+c)
+	}
+	return t
+}()
 
 // keyring is a Handler's secrets, each with a pool of keyed HMAC states so
 // that a delivery computes its MAC without setting up the key again.

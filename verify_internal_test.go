@@ -2,6 +2,7 @@ package wootric
 
 import (
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -25,5 +26,18 @@ func TestKeyringVerifyDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("verify() allocates %v times, want 0", allocs)
+	}
+}
+
+// TestUnhex checks the hex digit table against strconv for every byte.
+func TestUnhex(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want, err := strconv.ParseUint(string(rune(c)), 16, 8)
+		if c >= 0x80 {
+			err = strconv.ErrSyntax // one byte, not the rune string(rune(c)) makes
+		}
+		if got, ok := unhex(byte(c)); ok != (err == nil) || ok && uint64(got) != want {
+			t.Errorf("unhex(%#x) = %d, %v; want %d, %v", c, got, ok, want, err == nil)
+		}
 	}
 }
