@@ -305,39 +305,47 @@ func (d *decoder) literal(lit string) bool {
 // number steps over the JSON number at d.i and returns its text.
 func (d *decoder) number() (string, error) {
 	start, i, s := d.i, d.i, d.s
-	digits := func() bool {
-		n := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		return i > n
-	}
 	if s[i] == '-' {
 		i++
 	}
 	switch {
 	case i < len(s) && s[i] == '0':
 		i++
-	case !digits():
+	case !isDigit(s, i):
 		return "", d.errAt(i, "", "invalid number")
+	default:
+		i = skipDigits(s, i)
 	}
 	if i < len(s) && s[i] == '.' {
-		i++
-		if !digits() {
+		if i++; !isDigit(s, i) {
 			return "", d.errAt(i, "", "invalid number")
 		}
+		i = skipDigits(s, i)
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		if !digits() {
+		if !isDigit(s, i) {
 			return "", d.errAt(i, "", "invalid number")
 		}
+		i = skipDigits(s, i)
 	}
 	d.i = i
 	return s[start:i], nil
+}
+
+// isDigit reports whether s[i] is an ASCII digit.
+func isDigit(s string, i int) bool { return i < len(s) && '0' <= s[i] && s[i] <= '9' }
+
+// skipDigits returns the index of the first byte from s[i:] that is not an
+// ASCII digit.
+func skipDigits(s string, i int) int {
+	for isDigit(s, i) {
+		i++
+	}
+	return i
 }
 
 // str reads the JSON string at d.i. A string without escapes is returned as
