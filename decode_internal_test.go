@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,12 @@ func TestFieldTable(t *testing.T) {
 			}
 			if got := fieldIndex(o.kind, fields[i].name); got != i {
 				t.Errorf("%s: fieldIndex(%q) = %d, want %d", o.kind, fields[i].name, got, i)
+			}
+			name := fields[i].name
+			for _, other := range []string{name[:len(name)-1], name + "s", strings.ToUpper(name), "x" + name[1:], name[:len(name)-1] + "x", " " + name} {
+				if got := fieldIndex(o.kind, other); got != -1 {
+					t.Errorf("%s: fieldIndex(%q) = %d, want -1: not a field", o.kind, other, got)
+				}
 			}
 			addr := reflect.ValueOf(p).Pointer()
 			if prev, dup := entries[addr]; dup {

@@ -207,23 +207,38 @@ func (d *decoder) open() error {
 
 // nextKey reads the next member's key and the colon after it, in an object
 // just opened (first) or after a member's value. At the closing brace it
-// returns ok false.
+// returns ok false. It is more and str for the common case, with the
+// position kept in a local until it returns.
 func (d *decoder) nextKey(first bool) (key string, off int, ok bool, err error) {
-	if ok, err = d.more(first, '}'); !ok || err != nil {
-		return "", d.i, false, err
+	s := d.s
+	i := skipSpaceAt(s, d.i)
+	if i >= len(s) {
+		return "", i, false, d.errAt(i, "", "unexpected end of JSON")
 	}
-	if d.i >= len(d.s) || d.s[d.i] != '"' {
-		return "", d.i, false, d.errAt(d.i, "", "expected a string key")
+	if s[i] == '}' {
+		d.i = i + 1
+		d.depth--
+		return "", d.i, false, nil
 	}
-	off = d.i
+	if !first {
+		if s[i] != ',' {
+			return "", i, false, d.errAt(i, "", "expected ',' or '}'")
+		}
+		if i = skipSpaceAt(s, i+1); i < len(s) && s[i] == '}' {
+			return "", i, false, d.errAt(i, "", "trailing comma before '}'")
+		}
+	}
+	if i >= len(s) || s[i] != '"' {
+		return "", i, false, d.errAt(i, "", "expected a string key")
+	}
+	off, d.i = i, i
 	if key, err = d.str(); err != nil {
 		return "", off, false, err
 	}
-	d.skipSpace()
-	if d.i >= len(d.s) || d.s[d.i] != ':' {
-		return "", d.i, false, d.errAt(d.i, "", "expected ':' after a key")
+	if i = skipSpaceAt(s, d.i); i >= len(s) || s[i] != ':' {
+		return "", i, false, d.errAt(i, "", "expected ':' after a key")
 	}
-	d.i++
+	d.i = i + 1
 	return key, off, true, nil
 }
 
@@ -284,13 +299,16 @@ func (d *decoder) skipComposite() error {
 	}
 }
 
-func (d *decoder) skipSpace() {
-	i, s := d.i, d.s
+func (d *decoder) skipSpace() { d.i = skipSpaceAt(d.s, d.i) }
+
+// skipSpaceAt returns the index of the first byte from s[i:] that is not
+// JSON white space.
+func skipSpaceAt(s string, i int) int {
 	// Most calls find no space at all: one comparison says so.
 	for i < len(s) && s[i] <= ' ' && isSpace(s[i]) {
 		i++
 	}
-	d.i = i
+	return i
 }
 
 // literal steps over lit if it is at d.i.

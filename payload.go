@@ -224,31 +224,46 @@ var fields = [...]field{
 // decoders fill member by member.
 var propsField = fieldIndex(responseObject, "end_user_properties")
 
-// fieldsByLen lists the indexes in fields of the names of each length, so
-// that fieldIndex compares a name with one or two others, not all.
-var fieldsByLen = func() (t [32][]int8) {
-	for i := range fields {
-		n := len(fields[i].name)
-		t[n] = append(t[n], int8(i))
+// fieldSlots finds a field by its name with one comparison: a name's
+// slot is fieldSlot(name, mul), and mul is the first multiplier that gives
+// every field's name a slot of its own (init looks for it, so that adding a
+// field needs no new constant).
+var fieldSlots, fieldMul = func() (t [64]int8, mul int) {
+	for mul = 1; mul < 256; mul++ {
+		t = [64]int8{}
+		ok := true
+		for i := range fields {
+			slot := &t[fieldSlot(fields[i].name, mul)]
+			ok = ok && *slot == 0
+			*slot = int8(i + 1) // 0 is an empty slot
+		}
+		if ok {
+			return t, mul
+		}
 	}
-	return t
+	panic("wootric: no multiplier gives each field a slot of its own")
 }()
+
+// fieldSlot mixes a name's length, first byte and middle byte; name is not
+// empty.
+func fieldSlot(name string, mul int) int {
+	return (len(name)*mul + int(name[0]) + int(name[len(name)/2])) & 63
+}
 
 // fieldIndex returns the index in fields of the field name of kind, or -1
 // for a field this package does not model or kind does not have.
 func fieldIndex(kind objectKind, name string) int {
-	if len(name) >= len(fieldsByLen) {
+	if name == "" {
 		return -1
 	}
-	for _, i := range fieldsByLen[len(name)] {
-		if f := &fields[i]; f.name == name {
-			if kind == declineObject && f.ofDecline == nil || kind == responseObject && f.ofResponse == nil {
-				return -1
-			}
-			return int(i)
-		}
+	i := int(fieldSlots[fieldSlot(name, fieldMul)]) - 1
+	if i < 0 || fields[i].name != name {
+		return -1
 	}
-	return -1
+	if f := &fields[i]; kind == declineObject && f.ofDecline == nil || kind == responseObject && f.ofResponse == nil {
+		return -1
+	}
+	return i
 }
 
 // field returns a pointer to field i of e's response or decline, or nil
