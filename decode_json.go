@@ -370,6 +370,17 @@ func skipDigits(s string, i int) int {
 // a slice of the body.
 func (d *decoder) str() (string, error) {
 	start := d.i + 1
+	// Most strings are plain text to their closing quote.
+	if i := skipPlain(d.s, start); i < len(d.s) && d.s[i] == '"' {
+		d.i = i + 1
+		return d.s[start:i], nil
+	}
+	return d.strRest(start)
+}
+
+// strRest is str for a string with escapes, non-ASCII text, an error, or
+// fewer than 8 bytes left in the body.
+func (d *decoder) strRest(start int) (string, error) {
 	for i := start; i < len(d.s); {
 		i = skipPlain(d.s, i)
 		for i < len(d.s) && jsonPlain[d.s[i]] {
