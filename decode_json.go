@@ -207,29 +207,24 @@ func (d *decoder) open() error {
 
 // nextKey reads the next member's key and the colon after it, in an object
 // just opened (first) or after a member's value. At the closing brace it
-// returns ok false. It is more and str for the common case, with the
-// position kept in a local until it returns.
+// returns ok false.
 func (d *decoder) nextKey(first bool) (key string, off int, ok bool, err error) {
 	s := d.s
 	i := skipSpaceAt(s, d.i)
-	if i >= len(s) {
-		return "", i, false, d.errAt(i, "", "unexpected end of JSON")
-	}
-	if s[i] == '}' {
-		d.i = i + 1
-		d.depth--
-		return "", d.i, false, nil
-	}
-	if !first {
-		if s[i] != ',' {
-			return "", i, false, d.errAt(i, "", "expected ',' or '}'")
-		}
-		if i = skipSpaceAt(s, i+1); i < len(s) && s[i] == '}' {
-			return "", i, false, d.errAt(i, "", "trailing comma before '}'")
+	next := false // the common case, a ',' and the next key, without moreAt's call
+	if !first && i < len(s) && s[i] == ',' {
+		if j := skipSpaceAt(s, i+1); quoteAt(s, j) {
+			i, next = j, true
 		}
 	}
-	if i >= len(s) || s[i] != '"' {
-		return "", i, false, d.errAt(i, "", "expected a string key")
+	if !next {
+		if i, ok, err = d.moreAt(i, first, '}'); !ok || err != nil {
+			d.i = i
+			return "", i, false, err
+		}
+		if !quoteAt(s, i) {
+			return "", i, false, d.errAt(i, "", "expected a string key")
+		}
 	}
 	off, d.i = i, i
 	if key, err = d.str(); err != nil {
@@ -242,31 +237,46 @@ func (d *decoder) nextKey(first bool) (key string, off int, ok bool, err error) 
 	return key, off, true, nil
 }
 
+// quoteAt reports whether a '"' is at s[i].
+func quoteAt(s string, i int) bool { return i < len(s) && s[i] == '"' }
+
 // more steps over the ',' between members or elements, or over the closing
 // bracket. It reports whether another member or element follows.
 func (d *decoder) more(first bool, closing byte) (bool, error) {
-	d.skipSpace()
-	if d.i >= len(d.s) {
-		return false, d.errAt(d.i, "", "unexpected end of JSON")
-	}
-	c := d.s[d.i]
-	if c == closing {
-		d.i++
+	i, more, err := d.moreAt(d.i, first, closing)
+	d.i = i
+	return more, err
+}
+
+// moreAt is more from i, returning where it stopped: the position is kept
+// in a local, not in the decoder, on the path every member takes.
+func (d *decoder) moreAt(i int, first bool, closing byte) (int, bool, error) {
+	s := d.s
+	if i = skipSpaceAt(s, i); i < len(s) && s[i] == closing {
 		d.depth--
-		return false, nil
+		return i + 1, false, nil
 	}
-	if first {
-		return true, nil
+	if first && i < len(s) {
+		return i, true, nil
 	}
-	if c != ',' {
-		return false, d.errAt(d.i, "", "expected ',' or '"+string(closing)+"'")
+	if i < len(s) && s[i] == ',' {
+		if i = skipSpaceAt(s, i+1); i >= len(s) || s[i] != closing {
+			return i, true, nil
+		}
 	}
-	d.i++
-	d.skipSpace()
-	if d.i < len(d.s) && d.s[d.i] == closing {
-		return false, d.errAt(d.i, "", "trailing comma before '"+string(closing)+"'")
+	return i, false, d.sepErr(i, closing)
+}
+
+// sepErr is moreAt's error at i, where neither closing nor a ',' before
+// another member or element is.
+func (d *decoder) sepErr(i int, closing byte) error {
+	switch {
+	case i >= len(d.s):
+		return d.errAt(i, "", "unexpected end of JSON")
+	case d.s[i] == closing:
+		return d.errAt(i, "", "trailing comma before '"+string(closing)+"'")
 	}
-	return true, nil
+	return d.errAt(i, "", "expected ',' or '"+string(closing)+"'")
 }
 
 // skipComposite validates and steps over the object or array at d.i.
