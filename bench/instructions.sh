@@ -30,13 +30,14 @@ if [ -n "${REF:-}" ]; then
   builds=(ref work)
 fi
 
-# total BINARY BENCH N prints the instructions of one run. Valgrind now and
-# then ends a Go program early, leaving no totals: such a run is tried again.
+# total BINARY BENCH N prints the instructions of one run. Callgrind fails
+# an assertion on the signals of Go's asynchronous preemption, hence
+# asyncpreemptoff; a run that leaves no totals all the same is tried again.
 total() {
   local n
   for _ in 1 2 3; do
     rm -f "$tmp/out"
-    GOGC=off GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
+    GOGC=off GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
       "$tmp/$1.test" -test.run '^$' -test.bench "$2" -test.benchtime "${3}x" -test.cpu 1 >/dev/null 2>&1 || true
     n=$(callgrind_annotate "$tmp/out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     if [ -n "$n" ]; then
