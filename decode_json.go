@@ -379,11 +379,17 @@ func skipDigits(s string, i int) int {
 // str reads the JSON string at d.i. A string without escapes is returned as
 // a slice of the body.
 func (d *decoder) str() (string, error) {
-	start := d.i + 1
-	// Most strings are plain text to their closing quote.
-	if i := skipPlain(d.s, start); i < len(d.s) && d.s[i] == '"' {
-		d.i = i + 1
-		return d.s[start:i], nil
+	s, start := d.s, d.i+1
+	// Most strings are plain text to their closing quote: the first word
+	// with a special byte says where it is, without skipPlain's call.
+	for i := start; i+8 <= len(s); i += 8 {
+		if m := specials(word(s, i)); m != 0 {
+			if j := i + bits.TrailingZeros64(m)/8; s[j] == '"' {
+				d.i = j + 1
+				return s[start:j], nil
+			}
+			break
+		}
 	}
 	return d.strRest(start)
 }
@@ -421,22 +427,27 @@ func (d *decoder) strRest(start int) (string, error) {
 // skipPlain returns the index of the first byte from s[i:] that is not a
 // jsonPlain one, found a word of 8 bytes at a time, or, if there is none
 // in the words that fit, of the last, shorter run: the caller goes on byte
-// by byte from there. In a word, each test below may flag a plain byte as
-// special, but only above a byte that truly is (a borrow runs upwards
-// only), so the lowest flag is exact.
+// by byte from there.
 func skipPlain(s string, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	for ; i+8 <= len(s); i += 8 {
-		w := word(s, i)
-		quote, backslash := w^(ones*'"'), w^(ones*'\\')
-		special := (quote-ones)&^quote | (backslash-ones)&^backslash | // a '"' or '\\'
-			(w-ones*0x20)&^w | // a control character
-			w // a byte of a non-ASCII character
-		if m := special & highs; m != 0 {
+		if m := specials(word(s, i)); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	return i
+}
+
+// specials returns w, 8 bytes of a JSON string, with the high bit set in
+// each byte that may not be a jsonPlain one, and the others clear. Each
+// test may flag a plain byte, but only above a byte that truly is special
+// (a borrow runs upwards only), so the lowest flag is exact.
+func specials(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	special := (quote-ones)&^quote | (backslash-ones)&^backslash | // a '"' or '\\'
+		(w-ones*0x20)&^w | // a control character
+		w // a byte of a non-ASCII character
+	return special & highs
 }
 
 // word returns the 8 bytes of s from i as an integer, the first the
