@@ -263,7 +263,7 @@ func (d *decoder) formProp(p *keyPath, v value, off int) error {
 		path[i] = p.seg(i + 3)
 	}
 	leaf := &formNode{leaf: v.s, null: v.kind == valueNull, isLeaf: true}
-	if !root.insert(path, leaf) {
+	if !root.put(path, leaf, false) {
 		return d.fieldErr(v, propsField, "a property with conflicting nested keys")
 	}
 	return nil
@@ -386,10 +386,14 @@ func (n *formNode) isHash() bool  { return n.kids != nil }
 func (n *formNode) isArray() bool { return n.items != nil }
 func (n *formNode) isEmpty() bool { return n.kids == nil && n.items == nil && !n.isLeaf }
 
-// insert adds leaf at path below n as Rack does: "" is an array's next
-// item, or, when more parts follow, the last item if it is a hash that
-// lacks them. It reports false when the path conflicts with what n holds.
-func (n *formNode) insert(path []string, leaf *formNode) bool {
+// put puts leaf at path below n as Rack's parse_nested_query does: "" is an
+// array's next item, or, when more parts follow, the last item if it is a
+// hash that lacks them. It reports false for a path Rack refuses: through a
+// value, through a hash where an array is wanted or the reverse, or an
+// array of arrays. A value given again at a key replaces the first, as
+// Rails reads it, if replace is set (Lookup), and is refused otherwise
+// (Decode, which refuses a property given twice).
+func (n *formNode) put(path []string, leaf *formNode, replace bool) bool {
 	seg, rest := path[0], path[1:]
 	if seg == "" {
 		if !n.isEmpty() && !n.isArray() {
@@ -403,11 +407,11 @@ func (n *formNode) insert(path []string, leaf *formNode) bool {
 			return false // arrays of arrays: Rack refuses them too
 		}
 		if last := len(n.items) - 1; last >= 0 && n.items[last].isHash() && !n.items[last].has(rest) {
-			return n.items[last].insert(rest, leaf)
+			return n.items[last].put(rest, leaf, replace)
 		}
 		kid := &formNode{}
 		n.items = append(n.items, kid)
-		return kid.insert(rest, leaf)
+		return kid.put(rest, leaf, replace)
 	}
 	if !n.isEmpty() && !n.isHash() {
 		return false
@@ -417,18 +421,20 @@ func (n *formNode) insert(path []string, leaf *formNode) bool {
 	}
 	kid := n.kids[seg]
 	switch {
-	case kid != nil && (len(rest) == 0 || kid.isLeaf):
+	case kid != nil && len(rest) == 0 && !replace, kid != nil && len(rest) > 0 && kid.isLeaf:
 		return false
-	case len(rest) == 0:
-		n.kids[seg] = leaf
-		n.keys = append(n.keys, seg)
-		return true
 	case kid == nil:
-		kid = &formNode{}
-		n.kids[seg] = kid
 		n.keys = append(n.keys, seg)
 	}
-	return kid.insert(rest, leaf)
+	if len(rest) == 0 {
+		n.kids[seg] = leaf
+		return true
+	}
+	if kid == nil {
+		kid = &formNode{}
+		n.kids[seg] = kid
+	}
+	return kid.put(rest, leaf, replace)
 }
 
 // has reports whether the hash n already holds path, as Rack's

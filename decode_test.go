@@ -584,6 +584,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"form property given twice", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a]=2&event_name=created", "response.end_user_properties", "a property given twice", -1},
 		{"form property both value and hash", "response[id]=1&response[score]=9&response[end_user_properties][a]=1&response[end_user_properties][a][b]=2&event_name=created", "response.end_user_properties", "a property given twice", -1},
 		{"form property both hash and value", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a]=1&event_name=created", "response.end_user_properties", "a property given twice", -1},
+		{"form nested property given twice", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=1&response[end_user_properties][a][b]=2&event_name=created", "response.end_user_properties", "conflicting", -1},
 		{"form nested property conflict", "response[id]=1&response[score]=9&response[end_user_properties][a][b]=2&response[end_user_properties][a][]=1&event_name=created", "response.end_user_properties", "conflicting", -1},
 		{"response not an object", `{"response":5,"event_name":"created"}`, "response", "not an object", 12},
 		{"properties an array", `{"response":{"id":1,"score":9,"end_user_properties":["a"]},"event_name":"created"}`, "response.end_user_properties", "not an object", -1},

@@ -181,56 +181,5 @@ func (d *decoder) lookupPair(root *formNode, name string, start, end int) bool {
 	for i := range path {
 		path[i] = p.seg(i)
 	}
-	return root.set(path, &formNode{leaf: v.s, isLeaf: true}) // a null is ""
-}
-
-// set puts leaf at path below n as Rack's parse_nested_query does: a value
-// replaces what was there, "" appends to an array (or fills in the last
-// item, a hash that lacks the rest of path), and a path through a value,
-// or through a hash where an array is wanted or the reverse, is refused.
-func (n *formNode) set(path []string, leaf *formNode) bool {
-	seg, rest := path[0], path[1:]
-	if seg == "" {
-		if !n.isEmpty() && !n.isArray() {
-			return false
-		}
-		if n.items == nil {
-			n.items = []*formNode{}
-		}
-		if len(rest) == 0 {
-			n.items = append(n.items, leaf)
-			return true
-		}
-		if rest[0] == "" {
-			return false
-		}
-		if last := len(n.items) - 1; last >= 0 && n.items[last].isHash() && !n.items[last].has(rest) {
-			return n.items[last].set(rest, leaf)
-		}
-		kid := &formNode{}
-		n.items = append(n.items, kid)
-		return kid.set(rest, leaf)
-	}
-	if !n.isEmpty() && !n.isHash() {
-		return false
-	}
-	if n.kids == nil {
-		n.kids = map[string]*formNode{}
-	}
-	kid := n.kids[seg]
-	if kid == nil {
-		n.keys = append(n.keys, seg)
-	}
-	if len(rest) == 0 {
-		n.kids[seg] = leaf
-		return true
-	}
-	switch {
-	case kid == nil:
-		kid = &formNode{}
-		n.kids[seg] = kid
-	case kid.isLeaf:
-		return false
-	}
-	return kid.set(rest, leaf)
+	return root.put(path, &formNode{leaf: v.s, isLeaf: true}, true) // a null is ""
 }
