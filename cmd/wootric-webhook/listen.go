@@ -36,7 +36,7 @@ func listenCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 		if !strings.HasPrefix(*path, "/") {
 			return usageError(e.stderr, fmt.Sprintf("listen: -path %q does not begin with /", *path))
 		}
-		if *forward != "" && !strings.HasPrefix(*forward, "http://") && !strings.HasPrefix(*forward, "https://") {
+		if *forward != "" && !isHTTPURL(*forward) {
 			return usageError(e.stderr, fmt.Sprintf("listen: -forward %q is not an http or https URL", *forward))
 		}
 		if *save != "" {

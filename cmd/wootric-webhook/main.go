@@ -161,6 +161,16 @@ func secretOf(flagValue string, e env) string {
 	return e.getenv("WOOTRIC_SECRET")
 }
 
+// noSecret is the usage error of a command that needs a secret and has
+// none.
+const noSecret = "no secret: pass -secret or set WOOTRIC_SECRET"
+
+// isHTTPURL reports whether url is one the commands can send to: http or
+// https.
+func isHTTPURL(url string) bool {
+	return strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")
+}
+
 // given reports whether the flag name was set on the command line.
 func given(fs *flag.FlagSet, name string) bool {
 	found := false
@@ -176,7 +186,7 @@ func signCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 		}
 		secret := secretOf(*secretFlag, e)
 		if secret == "" {
-			return usageError(e.stderr, "sign: no secret: pass -secret or set WOOTRIC_SECRET")
+			return usageError(e.stderr, "sign: "+noSecret)
 		}
 		body, err := io.ReadAll(e.stdin)
 		if err != nil {

@@ -40,10 +40,10 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 		switch {
 		case *url == "":
 			return usageError(e.stderr, "send: -url is required")
-		case !strings.HasPrefix(*url, "http://") && !strings.HasPrefix(*url, "https://"):
+		case !isHTTPURL(*url):
 			return usageError(e.stderr, fmt.Sprintf("send: -url %q is not an http or https URL", *url))
 		case secret == "":
-			return usageError(e.stderr, "send: no secret: pass -secret or set WOOTRIC_SECRET")
+			return usageError(e.stderr, "send: "+noSecret)
 		}
 		f, err := parseFormat(*format)
 		if err != nil {
@@ -232,10 +232,10 @@ func replayCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 		switch {
 		case *url == "":
 			return usageError(e.stderr, "replay: -url is required")
-		case !strings.HasPrefix(*url, "http://") && !strings.HasPrefix(*url, "https://"):
+		case !isHTTPURL(*url):
 			return usageError(e.stderr, fmt.Sprintf("replay: -url %q is not an http or https URL", *url))
 		case secret == "":
-			return usageError(e.stderr, "replay: no secret: pass -secret or set WOOTRIC_SECRET")
+			return usageError(e.stderr, "replay: "+noSecret)
 		case fs.NArg() == 0:
 			return usageError(e.stderr, "replay: no file or directory of saved deliveries")
 		}
