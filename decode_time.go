@@ -26,13 +26,13 @@ func parseTime(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	century, ok1 := digits2(s, 0)
-	year, ok2 := digits2(s, 2)
+	yy, ok2 := digits2(s, 2)
 	month, ok3 := digits2(s, 5)
 	day, ok4 := digits2(s, 8)
 	hour, ok5 := digits2(s, 11)
 	min, ok6 := digits2(s, 14)
 	sec, ok7 := digits2(s, 17)
-	year += 100 * century
+	year := 100*century + yy
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
 		hour > 23 || min > 59 || sec > 59 {
