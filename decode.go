@@ -385,10 +385,12 @@ func (d *decoder) setProp(key string, off int, text string) error {
 	if d.props == nil {
 		d.props = make(map[string]string, 4)
 	}
-	if _, dup := d.props[key]; dup {
+	// One hash of the key: a property given twice leaves the map's size
+	// as it was, and the event is refused whatever it holds.
+	n := len(d.props)
+	if d.props[key] = text; len(d.props) == n {
 		return d.errAt(off, d.kind.String()+".end_user_properties", "a property given twice")
 	}
-	d.props[key] = text
 	return nil
 }
 

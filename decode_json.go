@@ -78,15 +78,28 @@ func (d *decoder) jsonObject(kind objectKind, off int) error {
 	if err := d.open(); err != nil {
 		return err
 	}
+	// Rails writes a model's attributes in one order, which the table
+	// follows: each key is first compared with the field after the last.
+	guess := nextField(kind, -1)
 	for first := true; ; first = false {
-		field, foff, ok, err := d.nextKey(first)
+		want := ""
+		if guess >= 0 {
+			want = quotedNames[guess]
+		}
+		field, foff, ok, hit, err := d.expectKey(first, want)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return nil
 		}
-		i := fieldIndex(kind, field)
+		i := guess
+		if !hit {
+			i = fieldIndex(kind, field)
+		}
+		if i >= 0 {
+			guess = nextField(kind, i)
+		}
 		d.skipSpace()
 		switch {
 		case i == propsField:
@@ -209,6 +222,16 @@ func (d *decoder) open() error {
 // just opened (first) or after a member's value. At the closing brace it
 // returns ok false.
 func (d *decoder) nextKey(first bool) (key string, off int, ok bool, err error) {
+	key, off, ok, _, err = d.expectKey(first, "")
+	return key, off, ok, err
+}
+
+// expectKey is nextKey for a member whose key is likely to be want, quoted
+// as in the body ("id" for id): if the key's bytes are exactly want's, it
+// reports hit, having compared them rather than scanned them. A key that is
+// not want's bytes, though it may decode to the same text (an escaped
+// letter), is read as nextKey reads it, and hit is false.
+func (d *decoder) expectKey(first bool, want string) (key string, off int, ok, hit bool, err error) {
 	s := d.s
 	i := skipSpaceAt(s, d.i)
 	next := false // the common case, a ',' and the next key, without moreAt's call
@@ -220,22 +243,36 @@ func (d *decoder) nextKey(first bool) (key string, off int, ok bool, err error) 
 	if !next {
 		if i, ok, err = d.moreAt(i, first, '}'); !ok || err != nil {
 			d.i = i
-			return "", i, false, err
+			return "", i, false, false, err
 		}
 		if !quoteAt(s, i) {
-			return "", i, false, d.errAt(i, "", "expected a string key")
+			return "", i, false, false, d.errAt(i, "", "expected a string key")
 		}
 	}
-	off, d.i = i, i
-	if key, err = d.str(); err != nil {
-		return "", off, false, err
+	off = i
+	if want != "" && strings.HasPrefix(s[i:], want) {
+		key, hit, d.i = want[1:len(want)-1], true, i+len(want)
+	} else {
+		d.i = i
+		if key, err = d.str(); err != nil {
+			return "", off, false, false, err
+		}
 	}
 	if i = skipSpaceAt(s, d.i); i >= len(s) || s[i] != ':' {
-		return "", i, false, d.errAt(i, "", "expected ':' after a key")
+		return "", i, false, false, d.errAt(i, "", "expected ':' after a key")
 	}
 	d.i = i + 1
-	return key, off, true, nil
+	return key, off, true, hit, nil
 }
+
+// quotedNames[i] is the name of fields[i] as a JSON key without escapes,
+// for expectKey.
+var quotedNames = func() (q [len(fields)]string) {
+	for i := range fields {
+		q[i] = strconv.Quote(fields[i].name)
+	}
+	return q
+}()
 
 // quoteAt reports whether a '"' is at s[i].
 func quoteAt(s string, i int) bool { return i < len(s) && s[i] == '"' }

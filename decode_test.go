@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -928,4 +929,98 @@ func TestFormatOf(t *testing.T) {
 			t.Errorf("FormatOf(%q) = %v, want %v", body, got, want)
 		}
 	}
+}
+
+// TestDecodeKeysInAnyOrder checks that the order and the spelling of an
+// object's keys do not change the event: the decoder compares each key
+// first with the field that follows the last in Rails' order, and a key
+// that is not that one, or that is spelled with an escape, must be read
+// the same way all the same.
+func TestDecodeKeysInAnyOrder(t *testing.T) {
+	for _, file := range []string{"rails/response-updated-rich.to_json.json", "rails/decline-created.to_json.json"} {
+		body := readTestdata(t, file)
+		want, err := wootric.Decode(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		object := "response"
+		if want.Decline != nil {
+			object = "decline"
+		}
+		members, rest := objectMembers(t, body, object)
+		n := len(members)
+		variants := map[string]func(i int) (key string, value string, extra string){
+			"reversed": func(i int) (string, string, string) {
+				m := members[n-1-i]
+				return strconv.Quote(m[0]), m[1], ""
+			},
+			"rotated by one": func(i int) (string, string, string) {
+				m := members[(i+1)%n]
+				return strconv.Quote(m[0]), m[1], ""
+			},
+			"first letter escaped": func(i int) (string, string, string) {
+				k := members[i][0]
+				return fmt.Sprintf(`"\u%04x%s"`, k[0], k[1:]), members[i][1], ""
+			},
+			"unknown keys before each, one its name and more, one less": func(i int) (string, string, string) {
+				k := members[i][0]
+				return strconv.Quote(k), members[i][1], strconv.Quote(k+"_") + `:1,` + strconv.Quote(k[:len(k)-1]) + `:"x",`
+			},
+			"white space around keys": func(i int) (string, string, string) {
+				return " \n\t" + strconv.Quote(members[i][0]) + " ", " " + members[i][1], ""
+			},
+		}
+		for name, member := range variants {
+			var b strings.Builder
+			b.WriteString(`{"` + object + `":{`)
+			for i := range n {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				key, value, extra := member(i)
+				b.WriteString(extra + key + ":" + value)
+			}
+			b.WriteString("}" + rest)
+			got, err := wootric.Decode([]byte(b.String()))
+			if err != nil {
+				t.Errorf("%s, %s: %v\nbody %s", file, name, err, b.String())
+				continue
+			}
+			assertEvent(t, file+", "+name, got, want, 0)
+		}
+	}
+}
+
+// objectMembers returns the keys and raw values of the object named
+// object in the compact JSON body, in their order, and the body's text
+// after the object.
+func objectMembers(t *testing.T, body []byte, object string) (members [][2]string, rest string) {
+	t.Helper()
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := bytes.Cut(body, top[object])
+	if !ok {
+		t.Fatalf("no %s object in %s", object, body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(top[object]))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, [2]string{key.(string), string(raw)})
+	}
+	if len(members) < 10 {
+		t.Fatalf("%s has %d members", object, len(members))
+	}
+	return members, string(after)
 }

@@ -257,13 +257,26 @@ func fieldIndex(kind objectKind, name string) int {
 		return -1
 	}
 	i := int(fieldSlots[fieldSlot(name, fieldMul)]) - 1
-	if i < 0 || fields[i].name != name {
-		return -1
-	}
-	if f := &fields[i]; kind == declineObject && f.ofDecline == nil || kind == responseObject && f.ofResponse == nil {
+	if i < 0 || fields[i].name != name || !fields[i].of(kind) {
 		return -1
 	}
 	return i
+}
+
+// of reports whether an object of kind has the field.
+func (f *field) of(kind objectKind) bool {
+	return kind == responseObject && f.ofResponse != nil || kind == declineObject && f.ofDecline != nil
+}
+
+// nextField returns the index of the first field of kind after fields[i]
+// in the table, or -1 if there is none; nextField(kind, -1) is its first.
+func nextField(kind objectKind, i int) int {
+	for i++; i < len(fields); i++ {
+		if fields[i].of(kind) {
+			return i
+		}
+	}
+	return -1
 }
 
 // field returns a pointer to field i of e's response or decline, or nil
