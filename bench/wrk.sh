@@ -2,15 +2,16 @@
 # Throughput of the library's Handler under load, beside a handler that reads
 # the body and checks its HMAC, and a bare one that only reads it: wrk, 2
 # threads, 32 connections, the documentation's JSON response sample, signed.
-# The three are measured in turn, ROUNDS times (9 by default) for
-# SECONDS_EACH seconds each (5); each round's figures are divided by that
-# round's bare handler's, which cancels the drift of a shared machine, and
-# the medians are printed.
+# The three are measured in turn, ROUNDS times (15 by default) for
+# SECONDS_EACH seconds each (3), the order rotating from round to round so
+# that none always follows another; each round's figures are divided by
+# that round's bare handler's, which cancels the drift of a shared machine,
+# and the medians are printed.
 #
 #   bench/wrk.sh            # needs wrk (Debian: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${ROUNDS:-9} seconds=${SECONDS_EACH:-5}
+rounds=${ROUNDS:-15} seconds=${SECONDS_EACH:-3}
 secret=loadtest-secret
 body=testdata/doc-response-created.json
 tmp=$(mktemp -d)
@@ -51,7 +52,10 @@ declare -A runs=([Handler]="" [read+HMAC]="" [bare]="") ratios=([Handler]="" [re
 declare -A cpus=([Handler]="" [read+HMAC]="" [bare]="") cpuratios=([Handler]="" [read+HMAC]="" [bare]="")
 for round in $(seq "$rounds"); do
   declare -A this=() thiscpu=()
-  for name in Handler read+HMAC bare; do
+  order=(Handler read+HMAC bare)
+  shift=$((round % 3))
+  order=("${order[@]:shift}" "${order[@]:0:shift}")
+  for name in "${order[@]}"; do
     case $name in Handler) port=18081 ;; read+HMAC) port=18082 ;; bare) port=18083 ;; esac
     before=$(cputicks)
     out=$("${wrk_cmd[@]}" -c32 -d"${seconds}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/")
