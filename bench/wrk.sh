@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-15} seconds=${SECONDS_EACH:-3}
 secret=loadtest-secret
-body=testdata/doc-response-created.json
+body=${BODY:-testdata/doc-response-created.json} # BODY=file measures another body
 tmp=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
