@@ -110,6 +110,13 @@ func (l *listener) next(t *testing.T) string {
 		return line
 	case code := <-l.done:
 		l.done <- code
+		// What it printed before it returned is in l.out.c already: select
+		// chooses at random between two ready channels.
+		select {
+		case line := <-l.out.c:
+			return line
+		default:
+		}
 		t.Fatalf("listen stopped with %d", code)
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen printed nothing for 10 s")
