@@ -171,6 +171,20 @@ func isHTTPURL(url string) bool {
 	return strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://")
 }
 
+// targetError returns why a command that signs and sends deliveries (send,
+// replay) cannot send them to url with secret, or "" if it can.
+func targetError(url, secret string) string {
+	switch {
+	case url == "":
+		return "-url is required"
+	case !isHTTPURL(url):
+		return fmt.Sprintf("-url %q is not an http or https URL", url)
+	case secret == "":
+		return noSecret
+	}
+	return ""
+}
+
 // given reports whether the flag name was set on the command line.
 func given(fs *flag.FlagSet, name string) bool {
 	found := false

@@ -37,13 +37,8 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 	secretFlag := secretFlag(fs)
 	return func(ctx context.Context, fs *flag.FlagSet, e env) int {
 		secret := secretOf(*secretFlag, e)
-		switch {
-		case *url == "":
-			return usageError(e.stderr, "send: -url is required")
-		case !isHTTPURL(*url):
-			return usageError(e.stderr, fmt.Sprintf("send: -url %q is not an http or https URL", *url))
-		case secret == "":
-			return usageError(e.stderr, "send: "+noSecret)
+		if why := targetError(*url, secret); why != "" {
+			return usageError(e.stderr, "send: "+why)
 		}
 		f, err := parseFormat(*format)
 		if err != nil {
@@ -229,13 +224,9 @@ func replayCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 	secretFlag := secretFlag(fs)
 	return func(ctx context.Context, fs *flag.FlagSet, e env) int {
 		secret := secretOf(*secretFlag, e)
-		switch {
-		case *url == "":
-			return usageError(e.stderr, "replay: -url is required")
-		case !isHTTPURL(*url):
-			return usageError(e.stderr, fmt.Sprintf("replay: -url %q is not an http or https URL", *url))
-		case secret == "":
-			return usageError(e.stderr, "replay: "+noSecret)
+		switch why := targetError(*url, secret); {
+		case why != "":
+			return usageError(e.stderr, "replay: "+why)
 		case fs.NArg() == 0:
 			return usageError(e.stderr, "replay: no file or directory of saved deliveries")
 		}
