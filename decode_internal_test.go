@@ -37,6 +37,9 @@ func TestFieldTable(t *testing.T) {
 				t.Errorf("%s: fieldIndex(%q) = %d, want %d", o.kind, fields[i].name, got, i)
 			}
 			name := fields[i].name
+			if strings.Trim(name, "abcdefghijklmnopqrstuvwxyz_") != "" {
+				t.Errorf("field name %q is not lower-case letters and underscores", name)
+			}
 			for _, other := range []string{name[:len(name)-1], name + "s", strings.ToUpper(name), "x" + name[1:], name[:len(name)-1] + "x", " " + name} {
 				if got := fieldIndex(o.kind, other); got != -1 {
 					t.Errorf("%s: fieldIndex(%q) = %d, want -1: not a field", o.kind, other, got)

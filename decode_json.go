@@ -265,11 +265,12 @@ func (d *decoder) expectKey(first bool, want string) (key string, off int, ok, h
 	return key, off, true, hit, nil
 }
 
-// quotedNames[i] is the name of fields[i] as a JSON key without escapes,
-// for expectKey.
+// quotedNames[i] is the name of fields[i] between quotes, as a JSON key
+// without escapes is written, for expectKey: the names are lower-case
+// letters and underscores (TestFieldTable), which JSON writes as they are.
 var quotedNames = func() (q [len(fields)]string) {
 	for i := range fields {
-		q[i] = strconv.Quote(fields[i].name)
+		q[i] = `"` + fields[i].name + `"`
 	}
 	return q
 }()
