@@ -53,8 +53,8 @@ declare -A cpus=([Handler]="" [read+HMAC]="" [bare]="") cpuratios=([Handler]="" 
 for round in $(seq "$rounds"); do
   declare -A this=() thiscpu=()
   order=(Handler read+HMAC bare)
-  shift=$((round % 3))
-  order=("${order[@]:shift}" "${order[@]:0:shift}")
+  turn=$((round % 3)) # the round's first receiver
+  order=("${order[@]:turn}" "${order[@]:0:turn}")
   for name in "${order[@]}"; do
     case $name in Handler) port=18081 ;; read+HMAC) port=18082 ;; bare) port=18083 ;; esac
     before=$(cputicks)
