@@ -41,16 +41,30 @@ type Deduplicator interface {
 
 	// Complete marks key completed for ttl, if the claim of token holds
 	// it or it is free: a run whose lease ended still counts when no
-	// other claim has taken the key since. If another claim holds key, or
-	// key is completed, it returns an error wrapping ErrClaimLost and
-	// changes nothing.
+	// other claim has taken the key since. If the claim of token has
+	// completed key already, it returns nil and changes nothing, so that a
+	// Complete tried again after its answer was lost succeeds. If another
+	// claim holds key, or completed it, it returns an error wrapping
+	// ErrClaimLost and changes nothing.
 	Complete(ctx context.Context, key, token string, ttl time.Duration) error
 
 	// Release frees key if the claim of token holds it, and returns nil
-	// if key is already free. If another claim holds key, or key is
-	// completed, it returns an error wrapping ErrClaimLost and changes
-	// nothing.
+	// if key is already free, as after a Release tried again. If another
+	// claim holds key, or key is completed, it returns an error wrapping
+	// ErrClaimLost and changes nothing.
 	Release(ctx context.Context, key, token string) error
+}
+
+// A Claim is what a Handler holds on an event's key in its Deduplicator
+// while the event runs. [ClaimFromContext] returns it to a callback.
+type Claim struct {
+	// Key is the event's [DedupKey].
+	Key string
+	// Token is the token the Deduplicator's Claim returned.
+	Token string
+	// TTL is how long the key is to be remembered once completed: the
+	// Handler's DedupTTL.
+	TTL time.Duration
 }
 
 // ClaimResult is what a [Deduplicator]'s Claim found.
@@ -148,54 +162,80 @@ func dedupKey(e *Event, stamp [2]int) string {
 
 // MemoryDeduplicator is a [Deduplicator] that keeps its keys in the
 // process: it suits a receiver that runs as one process, and tests. Its keys
-// are lost when the process ends, and it holds at most Max of them: when
-// full, it forgets the key changed longest ago, so that a very old
-// duplicate may run again. The zero value is ready to use. It is safe for
-// concurrent use.
+// are lost when the process ends. The zero value is ready to use. It is
+// safe for concurrent use.
+//
+// It holds at most Max keys. When full, it forgets the key completed
+// longest ago, so that a very old duplicate may run again; it never forgets
+// a claim that is held, which would let a copy of its event run at the same
+// time: a Claim that finds it full of held claims fails with
+// [ErrDedupStore], and the Handler answers 500, so that the sender retries.
+// Completed keys are therefore forgotten before their TTL once events come
+// faster than Max per TTL: with the defaults (Max 100,000 and a
+// Handler's DedupTTL of 24 hours) that is 1.16 events a second, 100,000 a
+// day.
 type MemoryDeduplicator struct {
 	// Max is the most keys it holds; 0 means 100,000, which hold about
 	// 21 MB (210 bytes a key, measured). Set it before the first use.
 	Max int
 
-	mu    sync.Mutex
-	now   func() time.Time // time.Now if nil
-	keys  map[string]*list.Element
-	order list.List // of *memoryKey, least recently changed first
-	last  uint64    // the last token handed out
+	mu   sync.Mutex
+	now  func() time.Time // time.Now if nil
+	keys map[string]*list.Element
+	// held and done are the held and the completed keys, each list of
+	// *memoryKey in the order they were set, the oldest first.
+	held, done list.List
+	last       uint64 // the last token handed out
 }
 
 type memoryKey struct {
-	key     string
-	token   string // "" when completed
-	expires time.Time
+	key       string
+	token     string // of the claim that holds or completed the key
+	completed bool
+	expires   time.Time
 }
 
-// Claim implements Deduplicator. It never fails.
+// errMemoryFull is the error of a MemoryDeduplicator full of held claims.
+var errMemoryFull = fmt.Errorf("%w: MemoryDeduplicator is full of held claims", ErrDedupStore)
+
+// Claim implements Deduplicator. It fails only when Max claims are held.
 func (m *MemoryDeduplicator) Claim(_ context.Context, key string, lease time.Duration) (ClaimResult, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock()
 	if k := m.live(key, now); k != nil {
-		if k.token == "" {
+		if k.completed {
 			return ClaimCompleted, "", nil
 		}
 		return ClaimInProgress, "", nil
 	}
+	if !m.room(now) {
+		return 0, "", errMemoryFull
+	}
 	m.last++
 	token := strconv.FormatUint(m.last, 10)
-	m.set(key, token, now, now.Add(lease))
+	m.keys[key] = m.held.PushBack(&memoryKey{key: key, token: token, expires: now.Add(lease)})
 	return ClaimAcquired, token, nil
 }
 
-// Complete implements Deduplicator. It fails only with ErrClaimLost.
+// Complete implements Deduplicator. It fails with ErrClaimLost, or, for a
+// key that is free, when Max claims are held.
 func (m *MemoryDeduplicator) Complete(_ context.Context, key, token string, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.clock()
-	if k := m.live(key, now); k != nil && (k.token == "" || k.token != token) {
+	k := m.live(key, now)
+	switch {
+	case k != nil && k.token != token:
 		return ErrClaimLost
+	case k != nil && k.completed:
+		return nil // completed by this claim already
+	case k != nil:
+		m.remove(m.keys[key])
+	case !m.room(now):
+		return errMemoryFull
 	}
-	m.set(key, "", now, now.Add(ttl))
+	m.keys[key] = m.done.PushBack(&memoryKey{key: key, token: token, completed: true, expires: now.Add(ttl)})
 	return nil
 }
 
@@ -207,7 +247,7 @@ func (m *MemoryDeduplicator) Release(_ context.Context, key, token string) error
 	switch {
 	case k == nil:
 		return nil
-	case k.token == "" || k.token != token:
+	case k.completed || k.token != token:
 		return ErrClaimLost
 	}
 	m.remove(m.keys[key])
@@ -219,7 +259,7 @@ func (m *MemoryDeduplicator) Release(_ context.Context, key, token string) error
 func (m *MemoryDeduplicator) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.order.Len()
+	return m.held.Len() + m.done.Len()
 }
 
 func (m *MemoryDeduplicator) clock() time.Time {
@@ -244,29 +284,35 @@ func (m *MemoryDeduplicator) live(key string, now time.Time) *memoryKey {
 	return k
 }
 
-// set records key's state, as the most recently changed, and drops keys
-// whose time has passed from the front, then the oldest past Max.
-func (m *MemoryDeduplicator) set(key, token string, now, expires time.Time) {
+// room makes room for one more key, if need be: it drops the keys whose
+// time has passed from the front of each list, then, while full, the
+// oldest completed key. It reports false if the keys it holds are Max held
+// claims, none of which it may drop.
+func (m *MemoryDeduplicator) room(now time.Time) bool {
 	if m.keys == nil {
 		m.keys = make(map[string]*list.Element)
 	}
-	if e, ok := m.keys[key]; ok {
-		m.remove(e)
+	for _, l := range [...]*list.List{&m.held, &m.done} {
+		for e := l.Front(); e != nil && !now.Before(e.Value.(*memoryKey).expires); e = l.Front() {
+			m.remove(e)
+		}
 	}
-	for e := m.order.Front(); e != nil && !now.Before(e.Value.(*memoryKey).expires); e = m.order.Front() {
-		m.remove(e)
-	}
-	m.keys[key] = m.order.PushBack(&memoryKey{key: key, token: token, expires: expires})
 	max := m.Max
 	if max <= 0 {
 		max = 100000
 	}
-	for m.order.Len() > max {
-		m.remove(m.order.Front())
+	for len(m.keys) >= max && m.done.Len() > 0 {
+		m.remove(m.done.Front())
 	}
+	return len(m.keys) < max
 }
 
 func (m *MemoryDeduplicator) remove(e *list.Element) {
-	delete(m.keys, e.Value.(*memoryKey).key)
-	m.order.Remove(e)
+	k := e.Value.(*memoryKey)
+	delete(m.keys, k.key)
+	if k.completed {
+		m.done.Remove(e)
+	} else {
+		m.held.Remove(e)
+	}
 }

@@ -2,7 +2,7 @@ package wootric
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"testing"
 	"time"
 )
@@ -46,28 +46,82 @@ func TestMemoryDeduplicatorTimes(t *testing.T) {
 	}
 }
 
+// TestMemoryDeduplicatorIsBounded: when full, it forgets the key completed
+// longest ago, and never a held claim: a Claim that finds it full of held
+// claims fails, as a store does, so that the sender retries.
 func TestMemoryDeduplicatorIsBounded(t *testing.T) {
 	ctx := context.Background()
 	m := &MemoryDeduplicator{Max: 3}
-	for i := 0; i < 5; i++ {
-		res, tok, _ := m.Claim(ctx, fmt.Sprint(i), time.Hour)
-		if res != ClaimAcquired {
-			t.Fatalf("Claim(%d) = %v for a new key", i, res)
+	tokens := map[string]string{}
+	claim := func(k string) (ClaimResult, error) {
+		res, tok, err := m.Claim(ctx, k, time.Hour)
+		if res == ClaimAcquired {
+			tokens[k] = tok
 		}
-		if i%2 == 0 {
-			_ = m.Complete(ctx, fmt.Sprint(i), tok, time.Hour)
+		return res, err
+	}
+	complete := func(k string) {
+		if err := m.Complete(ctx, k, tokens[k], time.Hour); err != nil {
+			t.Fatalf("Complete(%s) = %v", k, err)
+		}
+	}
+	for _, k := range []string{"done1", "held1", "done2"} {
+		if res, err := claim(k); res != ClaimAcquired || err != nil {
+			t.Fatalf("Claim(%s) = %v, %v", k, res, err)
+		}
+	}
+	complete("done1")
+	complete("done2")
+	// Full: a new claim takes the place of done1, completed longest ago.
+	if res, err := claim("held2"); res != ClaimAcquired || err != nil {
+		t.Fatalf("Claim(held2) = %v, %v with room made", res, err)
+	}
+	// And of done2: now every key is a held claim.
+	if res, err := claim("held3"); res != ClaimAcquired || err != nil {
+		t.Fatalf("Claim(held3) = %v, %v with room made", res, err)
+	}
+	if res, err := claim("held4"); !errors.Is(err, ErrDedupStore) || res == ClaimAcquired {
+		t.Errorf("Claim(new key) when full of held claims = %v, %v; want ErrDedupStore", res, err)
+	}
+	if err := m.Complete(ctx, "free", "t", time.Hour); !errors.Is(err, ErrDedupStore) {
+		t.Errorf("Complete(free key) when full of held claims = %v, want ErrDedupStore", err)
+	}
+	for _, tc := range []struct {
+		key  string
+		want ClaimResult
+	}{{"held1", ClaimInProgress}, {"held2", ClaimInProgress}, {"held3", ClaimInProgress}} {
+		if res, _ := claim(tc.key); res != tc.want {
+			t.Errorf("Claim(%s) = %v, want %v: a held claim is never forgotten", tc.key, res, tc.want)
 		}
 	}
 	if m.Len() != 3 {
 		t.Errorf("Len() = %d, want the bound 3", m.Len())
 	}
-	// 0 and 1 were changed longest ago and are forgotten; 2 to 4 are kept.
-	for _, tc := range []struct {
-		key  int
-		want ClaimResult
-	}{{2, ClaimCompleted}, {3, ClaimInProgress}, {4, ClaimCompleted}, {0, ClaimAcquired}} {
-		if res, _, _ := m.Claim(ctx, fmt.Sprint(tc.key), time.Hour); res != tc.want {
-			t.Errorf("Claim(%d) = %v, want %v", tc.key, res, tc.want)
+	// Completing a held claim makes no new key; once completed it may go.
+	complete("held1")
+	if res, err := claim("new"); res != ClaimAcquired || err != nil {
+		t.Errorf("Claim(new key) once a key is completed = %v, %v; want acquired", res, err)
+	}
+	if res, err := claim("held1"); !errors.Is(err, ErrDedupStore) {
+		t.Errorf("Claim(held1) = %v, %v; want ErrDedupStore: completed, it was forgotten for the new key, and the rest are held", res, err)
+	}
+}
+
+// TestMemoryDeduplicatorCompleteIsIdempotent: a Complete tried again by
+// the claim that completed the key succeeds, another's does not.
+func TestMemoryDeduplicatorCompleteIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	m := &MemoryDeduplicator{}
+	_, tok, _ := m.Claim(ctx, "k", time.Hour)
+	for i := 0; i < 2; i++ {
+		if err := m.Complete(ctx, "k", tok, time.Hour); err != nil {
+			t.Errorf("Complete #%d by the claim = %v, want nil", i+1, err)
 		}
+	}
+	if err := m.Complete(ctx, "k", tok+"x", time.Hour); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("Complete(another token) = %v, want ErrClaimLost", err)
+	}
+	if err := m.Release(ctx, "k", tok); !errors.Is(err, ErrClaimLost) {
+		t.Errorf("Release(completed key) = %v, want ErrClaimLost", err)
 	}
 }

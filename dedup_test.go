@@ -16,17 +16,25 @@ import (
 	"github.com/wootric-go/wootric/wootrictest"
 )
 
-// store is a Deduplicator over a MemoryDeduplicator whose calls fail or are
-// recorded on demand.
+// store is a Deduplicator over a MemoryDeduplicator whose calls fail, wait
+// or are recorded on demand.
 type store struct {
 	wootric.MemoryDeduplicator
 	claimErr, completeErr, releaseErr error
 	claimResult                       wootric.ClaimResult // if set, Claim returns it
-	completes, releases               atomic.Int32
-	ttl                               atomic.Int64 // the last Complete's
+	// failCompletes is how many Completes, the first ones, fail with
+	// completeErr; 0 means all of them.
+	failCompletes       int32
+	beforeClaim         func() // if set, Claim calls it first
+	completes, releases atomic.Int32
+	settled             chan error   // if not nil, gets each Complete's and Release's result
+	ttl                 atomic.Int64 // the last Complete's
 }
 
 func (s *store) Claim(ctx context.Context, key string, lease time.Duration) (wootric.ClaimResult, string, error) {
+	if s.beforeClaim != nil {
+		s.beforeClaim()
+	}
 	if s.claimErr != nil || s.claimResult != 0 {
 		return s.claimResult, "", s.claimErr
 	}
@@ -34,20 +42,33 @@ func (s *store) Claim(ctx context.Context, key string, lease time.Duration) (woo
 }
 
 func (s *store) Complete(ctx context.Context, key, token string, ttl time.Duration) error {
-	s.completes.Add(1)
+	n := s.completes.Add(1)
 	s.ttl.Store(int64(ttl))
-	if s.completeErr != nil {
-		return s.completeErr
+	err := s.completeErr
+	if s.failCompletes > 0 && n > s.failCompletes {
+		err = nil
 	}
-	return s.MemoryDeduplicator.Complete(ctx, key, token, ttl)
+	if err == nil {
+		err = s.MemoryDeduplicator.Complete(ctx, key, token, ttl)
+	}
+	s.report(err)
+	return err
 }
 
 func (s *store) Release(ctx context.Context, key, token string) error {
 	s.releases.Add(1)
-	if s.releaseErr != nil {
-		return s.releaseErr
+	err := s.releaseErr
+	if err == nil {
+		err = s.MemoryDeduplicator.Release(ctx, key, token)
 	}
-	return s.MemoryDeduplicator.Release(ctx, key, token)
+	s.report(err)
+	return err
+}
+
+func (s *store) report(err error) {
+	if s.settled != nil {
+		s.settled <- err
+	}
 }
 
 // sample returns the sample event of type t, stamped now.
@@ -123,14 +144,9 @@ func TestDedupMiddlewareNextFailureIsRetried(t *testing.T) {
 			}
 		}))
 		body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
-		func() {
-			defer func() {
-				if v := recover(); v != http.ErrAbortHandler {
-					t.Errorf("first delivery panicked with %v, want http.ErrAbortHandler so the 200 is cut off", v)
-				}
-			}()
-			serve(t, mw, body)
-		}()
+		if code := serve(t, mw, body).Code; code != 500 {
+			t.Errorf("first delivery answered %d, want 500: next's 200 must not reach the sender", code)
+		}
 		if code := serve(t, mw, body).Code; code != 200 || runs.Load() != 2 {
 			t.Errorf("retry answered %d with next run %d times, want 200 and 2 runs", code, runs.Load())
 		}
@@ -195,7 +211,7 @@ func TestDedupLeaseEnds(t *testing.T) {
 
 	t.Run("a run cannot outlive its lease", func(t *testing.T) {
 		var runs atomic.Int32
-		d := &store{}
+		d := &store{settled: make(chan error, 1)}
 		h := wootric.NewHandler(testSecret)
 		h.Dedup, h.DedupLease = d, 50*time.Millisecond
 		h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
@@ -206,8 +222,11 @@ func TestDedupLeaseEnds(t *testing.T) {
 			return ctx.Err()
 		})
 		body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
-		if code := serve(t, h, body).Code; code != 503 || d.releases.Load() != 1 {
-			t.Errorf("run past its lease answered %d with %d releases, want 503 and 1", code, d.releases.Load())
+		if code := serve(t, h, body).Code; code != 503 {
+			t.Errorf("run past its lease answered %d, want 503", code)
+		}
+		if err := <-d.settled; err != nil || d.releases.Load() != 1 {
+			t.Errorf("run past its lease: %d releases (%v), want 1", d.releases.Load(), err)
 		}
 		if code := serve(t, h, body).Code; code != 200 || runs.Load() != 2 {
 			t.Errorf("retry answered %d with %d runs, want 200 and 2", code, runs.Load())
@@ -349,18 +368,17 @@ func TestDedupStoreErrors(t *testing.T) {
 	}
 
 	t.Run("next panics after answering 200 and the release fails", func(t *testing.T) {
+		var got error
 		h := wootric.NewHandler(testSecret)
 		h.Dedup = &store{releaseErr: failing}
+		keepErrors(h, &got)
 		mw := h.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			panic("next bug after its answer")
 		}))
-		defer func() {
-			if v := recover(); v != http.ErrAbortHandler {
-				t.Errorf("delivery panicked with %v, want http.ErrAbortHandler so the 200 is cut off", v)
-			}
-		}()
-		serve(t, mw, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+		if code := serve(t, mw, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 500 || !errors.Is(got, wootric.ErrCallback) || !errors.Is(got, wootric.ErrDedupStore) {
+			t.Errorf("answer %d (%v), want 500 with ErrCallback and ErrDedupStore", code, got)
+		}
 	})
 
 	t.Run("a completion that fails is logged", func(t *testing.T) {

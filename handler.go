@@ -1,11 +1,9 @@
 package wootric
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -34,14 +32,16 @@ const DefaultCallbackTimeout = 20 * time.Second
 //  6. if Dedup is set, claims the event: a duplicate of one that has run is
 //     answered 200, and a copy of one running now 503;
 //  7. runs the callbacks registered for the event's type, in the order they
-//     were registered, stopping at the first that fails (500), and
-//     answering without them if they overrun CallbackTimeout (503);
-//  8. answers 200, or, as [Handler.Middleware], calls the next handler;
-//  9. if Dedup is set, completes the claim, or releases it if a callback
-//     or next failed, so that the sender's retry runs the event again.
+//     were registered, stopping at the first that fails (500), then, as
+//     [Handler.Middleware], the next handler; and answers without them if
+//     they overrun their deadline (503);
+//  8. if Dedup is set, completes the claim, or releases it if a callback
+//     or next failed, so that the sender's retry runs the event again;
+//  9. answers 200, or with next's answer.
 //
 // A 2xx answer means that the event has run successfully, on this delivery
-// or, for a duplicate, an earlier one.
+// or, for a duplicate, an earlier one. docs/guarantees.md states exactly
+// what Dedup adds to that, and the few cases it cannot cover.
 //
 // An event no callback is registered for is acknowledged with 200, so that
 // Wootric does not send it again. No callback runs for a request that is
@@ -69,15 +69,16 @@ type Handler struct {
 	// it with Dedup, which catches the replays inside the window.
 	ReplayWindow time.Duration
 
-	// CallbackTimeout bounds a delivery's callbacks: their context ends
-	// when it passes, and if they have not returned by then the Handler
-	// answers 503 without them (ErrCallbackTimeout) and releases a Dedup
-	// claim, so that the sender retries. Callbacks that ignore their
-	// context run on unwaited for, and may still succeed: make them
-	// idempotent. With Dedup, the claim's lease bounds them too. next,
-	// after Middleware, gets the same context, but is not cut off. Zero
-	// means DefaultCallbackTimeout (20 seconds); a negative value waits for
-	// callbacks however long they take.
+	// CallbackTimeout bounds a delivery's run, its callbacks and next
+	// after Middleware: their context ends when it passes, and if they
+	// have not returned by then the Handler answers 503 without them
+	// (ErrCallbackTimeout), so that the sender retries. A run that ignores
+	// its context goes on unwaited for; with Dedup its claim is held until
+	// it returns, then completed if it succeeded, late, so that the
+	// retry is a duplicate, or released. With Dedup, the claim's lease
+	// bounds the run too. Zero means DefaultCallbackTimeout (20 seconds);
+	// a negative value waits for the run however long it takes, unless
+	// Dedup's lease ends first.
 	CallbackTimeout time.Duration
 
 	// Dedup, if not nil, makes each event run once, even when Wootric
@@ -87,21 +88,26 @@ type Handler struct {
 	// 200 and runs nothing (nor next, for Middleware). If another delivery
 	// of it holds the claim, it is answered 503 with Retry-After
 	// ([ErrInProgress]). Otherwise the event runs with a context that ends
-	// with the lease or CallbackTimeout, whichever comes first; if it
-	// succeeds the key is completed and remembered for DedupTTL, and if it
-	// fails or overruns the claim is released, so that the sender's retry
-	// runs it. A store that fails answers 500 and runs nothing. Nil, the
-	// default, runs every delivery.
+	// at CallbackTimeout or at the end of the lease, counted from before
+	// Claim was sent, whichever comes first; if it succeeds the key is
+	// completed and remembered for DedupTTL, and if it fails the claim is
+	// released, so that the sender's retry runs it. A Complete or Release
+	// that fails is tried again, twice, before the answer. A store that
+	// fails to claim answers 500 and runs nothing. Nil, the default, runs
+	// every delivery.
 	//
-	// One case runs an event twice: callbacks that ignore their context and
-	// run past that deadline, while a retry of the event takes the claim
-	// released (or, if the replica died, expired) under them.
+	// An event can still run twice when a run outlives its lease (a
+	// callback that ignores its context, or a process paused past it),
+	// when a run's Complete never reaches the store, or when the store
+	// loses a claim or a completed key: docs/guarantees.md lists each.
 	Dedup Deduplicator
 
 	// DedupLease is how long a claim holds when its holder neither
 	// completes nor releases it, as when its replica dies mid-run. It also
-	// bounds the callbacks as CallbackTimeout does, if it is the shorter.
-	// Zero means DefaultDedupLease (one minute).
+	// bounds the run as CallbackTimeout does, if it ends first: a Claim
+	// that returns after its lease has passed is given back, and the
+	// delivery answered 503 (ErrInProgress). Zero means DefaultDedupLease
+	// (one minute).
 	DedupLease time.Duration
 
 	// DedupTTL is how long an event that has run is remembered, so that
@@ -119,7 +125,9 @@ type Handler struct {
 	// for each duplicate and each copy in progress, a Debug record for each
 	// delivery processed (Warn if its Content-Type names another format
 	// than its body's), and an Error record for one processed whose claim
-	// Dedup could not complete.
+	// Dedup could not complete. A run that succeeds after its deadline,
+	// once its delivery has been answered 503, gets a Warn record of its
+	// own, or an Error one if its claim could not be completed.
 	// No record holds a secret, a MAC, or a value from the payload. A
 	// callback's error is logged as it returned it; a panic is logged
 	// with its stack but not its value.
@@ -129,9 +137,8 @@ type Handler struct {
 	// answer is written, with a [Report] of how it ended and how long each
 	// stage took: for metrics and traces (module otelwootric turns it into
 	// OpenTelemetry's). r is the request as received, whose context
-	// carries the server's span. It runs before ServeHTTP returns, on the
-	// request's goroutine or, for a callback timeout, the one that answers:
-	// keep it quick, and safe for concurrent use. Nil, the default, costs
+	// carries the server's span. It runs on the request's goroutine,
+	// before ServeHTTP returns: keep it quick, and safe for concurrent use. Nil, the default, costs
 	// nothing: no clock is read and nothing is allocated.
 	Observe func(r *http.Request, rep Report)
 
@@ -150,60 +157,12 @@ type Handler struct {
 	callbacks atomic.Pointer[map[EventType][]Callback]
 }
 
-// Callback is a function a Handler runs for each delivery of the event type
-// it is registered for. ctx carries the request's values, and e, which
-// [EventFromContext] also returns from it; it ends when the Handler's
-// CallbackTimeout (or a Dedup claim's lease) passes, and not when the sender
-// hangs up, so that a run the sender gave up on can still succeed. An error
-// or a panic makes the Handler answer 500, and a callback still running at
-// the deadline 503, so that Wootric sends the delivery again. Later callbacks,
-// and next after Middleware, get the same e, so a callback that changes e
-// changes it for them. The Handler never reuses e or its Raw bytes, so a
-// callback may keep them.
-type Callback func(ctx context.Context, e *Event) error
-
 // NewHandler returns a Handler that accepts deliveries signed with any of
 // secrets. Pass the old and the new secret while rotating one. Empty secrets
 // are ignored; with none left, every delivery is answered 500 and fails with
 // [ErrNoSecret].
 func NewHandler(secrets ...string) *Handler {
 	return &Handler{keys: newKeyring(secrets)}
-}
-
-// OnResponseCreated registers fn for [ResponseCreated] events.
-func (h *Handler) OnResponseCreated(fn Callback) {
-	h.On(ResponseCreated, fn)
-}
-
-// OnResponseUpdated registers fn for [ResponseUpdated] events.
-func (h *Handler) OnResponseUpdated(fn Callback) {
-	h.On(ResponseUpdated, fn)
-}
-
-// OnDeclineCreated registers fn for [DeclineCreated] events.
-func (h *Handler) OnDeclineCreated(fn Callback) {
-	h.On(DeclineCreated, fn)
-}
-
-// On registers fn for events of type t, which need not be one of the
-// package's constants: On("response.deleted", fn) is ready for an event
-// Wootric may add. Several callbacks may be registered for one type; they
-// run in the order registered. On panics if fn is nil.
-func (h *Handler) On(t EventType, fn Callback) {
-	if fn == nil {
-		panic("wootric: nil callback for " + string(t))
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	next := make(map[EventType][]Callback)
-	if old := h.callbacks.Load(); old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	fns := next[t]
-	next[t] = append(fns[:len(fns):len(fns)], fn)
-	h.callbacks.Store(&next)
 }
 
 // ServeHTTP receives one delivery and answers 200 once its callbacks have
@@ -218,26 +177,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // bytes. A refused delivery, a duplicate or a failed callback is answered
 // as by ServeHTTP, and next is not called. A nil next answers 200.
 //
-// next is part of the event's run: an answer of next's other than 2xx, or
-// a panic, fails the run as a callback's error does (a *CallbackError,
-// logged), and with Dedup set the claim is released, so that the sender's
-// retry calls next again. next's answer goes to the sender as it wrote it;
-// a next that panics before answering is answered 500, and one that panics
-// after is cut off (http.ErrAbortHandler), so that the sender does not take
-// it for a 2xx.
+// next is part of the event's run, with the callbacks' deadline: an answer
+// of next's other than 2xx, or a panic, fails the run as a callback's error
+// does (a *CallbackError, logged), and with Dedup set the claim is
+// released, so that the sender's retry calls next again.
+//
+// next's answer is kept until next returns, as http.TimeoutHandler keeps
+// its handler's, and goes to the sender then as next wrote it, whatever its
+// status; a next that writes nothing is answered 200, as net/http answers
+// it. A next that panics, or overruns its deadline, is answered as a failed
+// callback is (500 or 503), and nothing it wrote reaches the sender. Its
+// writer has no Flush and no Hijack, so next cannot answer past the
+// Handler. A next whose answer is longer than MaxNextAnswerBytes (64 KiB)
+// fails: its Write returns an error past it, and the sender gets 500. A
+// panic with http.ErrAbortHandler, from next or a callback, fails the run
+// and then goes on from ServeHTTP, so that net/http cuts the connection.
 func (h *Handler) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, next)
 	})
-}
-
-type eventKey struct{}
-
-// EventFromContext returns the event a Handler has verified and decoded,
-// from the context of a callback or of the handler after Middleware.
-func EventFromContext(ctx context.Context) (*Event, bool) {
-	e, ok := ctx.Value(eventKey{}).(*Event)
-	return e, ok
 }
 
 // delivery is what a Handler knows of one request, for its answer and log.
@@ -249,10 +207,9 @@ type delivery struct {
 	dup    bool
 	// mislabelled: the Content-Type names the other format than the body's
 	mislabelled bool
-	key         string // the Dedup claim held, if token is not ""
-	token       string
-	answered    int   // the status next has written, or 0
-	unstored    error // why a processed event could not be completed
+	claim       *Claim  // the Dedup claim held, until it is settled
+	answer      *answer // next's answer, to send as it wrote it
+	unstored    error   // why a processed event could not be completed
 
 	// Set when the Handler has an Observe hook: when it began, when the
 	// last stage ended, and how long each took.
@@ -260,6 +217,8 @@ type delivery struct {
 	stages      [NumStages]time.Duration
 }
 
+// serve is the path of every request: receive the delivery, run its event
+// (claimed from Dedup, if set), then answer and report, in that one place.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	d := delivery{size: r.ContentLength, secret: -1}
 	if h.Observe != nil {
@@ -268,28 +227,28 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	}
 	err := h.receive(w, r, &d)
 	if err == nil {
-		err = h.process(w, r, &d, next)
+		err = h.process(r, &d, next)
 	}
-	if err == errAnswered {
-		return
-	}
-	h.end(w, r, &d, h.settle(r.Context(), &d, err))
+	h.end(w, r, &d, err)
 }
 
-// end answers a delivery unless next has, and reports how it ended to the
-// Logger and the Observe hook.
+// end answers a delivery that ended with err, and reports it to the Logger
+// and the Observe hook. next's answer, if it returned one, is sent as next
+// wrote it. A run that panicked with http.ErrAbortHandler is answered by
+// panicking with it, so that net/http cuts the connection.
 func (h *Handler) end(w http.ResponseWriter, r *http.Request, d *delivery, err error) {
-	defer h.observe(r, d, err)
 	switch {
-	case err == nil && d.answered == 0:
-		w.WriteHeader(http.StatusOK)
-	case err != nil && d.answered == 0:
-		h.fail(w, r, err)
-	case err != nil && panicked(err):
-		// next panicked after it began its answer, which must not reach
-		// the sender as if it had succeeded.
+	case aborted(err):
+		h.observe(r, d, err)
 		panic(http.ErrAbortHandler)
+	case d.answer != nil:
+		d.answer.send(w)
+	case err == nil:
+		w.WriteHeader(http.StatusOK)
+	default:
+		h.fail(w, r, err)
 	}
+	h.observe(r, d, err)
 }
 
 // receive reads, verifies and decodes the delivery in r, and checks its
@@ -347,15 +306,29 @@ func (h *Handler) checkWindow(ts time.Time) error {
 	return nil
 }
 
-// process claims the event from Dedup, if set, and runs it. A claim it
-// takes is in d, for settle; if a callback or next panics through it with
-// http.ErrAbortHandler, it releases the claim itself.
-func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler) error {
-	if h.Dedup == nil {
-		return h.run(w, r, d, next, h.callbackTimeout())
+// process runs d's event, claiming it first from Dedup if set, and
+// settles the claim. The run's deadline is CallbackTimeout after it begins,
+// or the claim's lease counted from before Claim was sent, whichever comes
+// first: the store counts the lease from when it took the claim, later, so
+// a run that heeds its context ends within the lease as the store counts
+// it. A claim whose lease was spent before Claim returned is given back,
+// and the delivery answered as a copy in progress.
+func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error {
+	var deadline time.Time
+	if t := h.callbackTimeout(); t > 0 {
+		deadline = time.Now().Add(t)
 	}
+	if h.Dedup == nil {
+		err, late := h.run(r, d, next, deadline)
+		if late != nil {
+			go h.settleLate(r, d.event, nil, late)
+		}
+		return err
+	}
+
 	ctx := r.Context()
 	key, lease := dedupKey(d.event, d.stamp), h.dedupLease()
+	sent := time.Now()
 	res, token, err := h.Dedup.Claim(ctx, key, lease)
 	d.lap(StageDedup)
 	switch {
@@ -369,57 +342,101 @@ func (h *Handler) process(w http.ResponseWriter, r *http.Request, d *delivery, n
 	case res != ClaimAcquired || token == "":
 		return storeError("claiming", fmt.Errorf("Claim returned %v with token %q", res, token))
 	}
-	d.key, d.token = key, token
-
-	// The run cannot outlive its lease, past which another replica may
-	// run the event.
-	limit := lease
-	if t := h.callbackTimeout(); t > 0 {
-		limit = min(t, lease)
+	d.claim = &Claim{Key: key, Token: token, TTL: h.dedupTTL()}
+	leaseEnd := sent.Add(lease)
+	if !time.Now().Before(leaseEnd) {
+		return h.settle(ctx, d, fmt.Errorf("%w: the claim's lease of %v had passed when Claim returned", ErrInProgress, lease))
 	}
-	ran := false
-	defer func() {
-		if !ran {
-			_ = h.settle(ctx, d, errAborted)
-		}
-	}()
-	err = h.run(w, r, d, next, limit)
-	ran = true
-	return err
-}
-
-// errAborted settles the claim of a run that panicked through the Handler.
-var errAborted = errors.New("aborted")
-
-// settle completes d's claim, if it holds one, when err is nil, and
-// releases it otherwise, and returns err with any error of the store's. A
-// store's error completing the claim is kept in d for the log: the event
-// has run, and the answer stays 2xx. The claim is settled whatever becomes
-// of the request, with a context of its own.
-func (h *Handler) settle(ctx context.Context, d *delivery, err error) error {
-	if d.token == "" {
+	if deadline.IsZero() || leaseEnd.Before(deadline) {
+		deadline = leaseEnd
+	}
+	err, late := h.run(r, d, next, deadline)
+	if late != nil {
+		go h.settleLate(r, d.event, d.claim, late)
+		d.claim = nil // settleLate's now
 		return err
 	}
-	token := d.token
-	d.token = ""
+	return h.settle(ctx, d, err)
+}
+
+// settle completes d's claim when err is nil, and releases it otherwise,
+// and returns err with any error of the store's releasing it. A store's
+// error completing the claim is kept in d for the log: the event has run,
+// and the answer stays 2xx. Either is tried again if the store fails (see
+// retrySettle). The claim is settled whatever becomes of the request, with
+// a context of its own.
+func (h *Handler) settle(ctx context.Context, d *delivery, err error) error {
+	c := d.claim
+	if c == nil {
+		return err
+	}
+	d.claim = nil
+	defer d.lap(StageDedup)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	defer d.lap(StageDedup)
 	if err == nil {
-		if cerr := h.Dedup.Complete(sctx, d.key, token, h.dedupTTL()); cerr != nil {
-			d.unstored = storeError("completing", cerr)
-		}
+		d.unstored = retrySettle(sctx, "completing", func(ctx context.Context) error {
+			return h.Dedup.Complete(ctx, c.Key, c.Token, c.TTL)
+		})
 		return nil
 	}
-	if rerr := h.Dedup.Release(sctx, d.key, token); rerr != nil {
-		return errors.Join(err, storeError("releasing", rerr))
+	if rerr := retrySettle(sctx, "releasing", func(ctx context.Context) error {
+		return h.Dedup.Release(ctx, c.Key, c.Token)
+	}); rerr != nil {
+		return errors.Join(err, rerr)
 	}
 	return err
 }
 
-// settleTimeout bounds a Complete or Release, which go on after the
-// request's context has ended.
-const settleTimeout = 10 * time.Second
+// settleLate waits for the result of a run that overran its deadline, whose
+// delivery has been answered 503, settles its claim c (nil without Dedup)
+// as settle does, and logs a late success: recorded as run, so that the
+// sender's retry is a duplicate, or not.
+func (h *Handler) settleLate(r *http.Request, e *Event, c *Claim, late <-chan error) {
+	err := <-late
+	d := delivery{event: e, claim: c}
+	_ = h.settle(r.Context(), &d, err)
+	if err == nil {
+		h.logLate(r, e, c != nil, d.unstored)
+	}
+}
+
+// The settling of a claim: how long it may take in all, which goes on
+// after the request's context has ended, and how often a store that fails
+// is tried, the first retry after settleBackoff and each later one after
+// four times the wait before it.
+const (
+	settleTimeout  = 10 * time.Second
+	settleAttempts = 3
+	settleBackoff  = 25 * time.Millisecond
+)
+
+// retrySettle calls op, a Complete or Release, until it succeeds, fails with
+// ErrClaimLost, which trying again cannot change, or has been tried
+// settleAttempts times, and returns its last error as storeError wraps it.
+// A Complete or Release that reached the store but whose answer was lost
+// succeeds when tried again: the contract makes both idempotent for their
+// token.
+func retrySettle(ctx context.Context, op string, call func(context.Context) error) error {
+	wait := settleBackoff
+	for attempt := 1; ; attempt++ {
+		err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrClaimLost) || attempt == settleAttempts {
+			return storeError(op, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return storeError(op, err)
+		}
+		wait *= 4
+	}
+}
 
 // storeError wraps a Deduplicator's err with ErrDedupStore, unless it
 // already wraps that or ErrClaimLost.
@@ -428,24 +445,6 @@ func storeError(op string, err error) error {
 		return fmt.Errorf("wootric: %s the delivery: %w", op, err)
 	}
 	return fmt.Errorf("%w: %s the delivery: %w", ErrDedupStore, op, err)
-}
-
-// run runs the event's callbacks, then next if there is one, within
-// limit if it is positive. Their context carries the request's values, but
-// does not end with it: see runContext.
-func (h *Handler) run(w http.ResponseWriter, r *http.Request, d *delivery, next http.Handler, limit time.Duration) error {
-	rc := newRunContext(r.Context(), d.event, limit)
-	defer rc.stop()
-	defer d.lap(StageRun)
-	if err := h.dispatch(w, r, d, rc); err != nil || next == nil {
-		return err
-	}
-	r = r.WithContext(rc)
-	r.Body = io.NopCloser(bytes.NewReader(d.event.Raw))
-	sw := &statusWriter{ResponseWriter: w}
-	err := serveNext(next, sw, r, d.event)
-	d.answered = sw.status
-	return err
 }
 
 // callbackTimeout returns CallbackTimeout or its default, or 0 for none.

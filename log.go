@@ -1,6 +1,7 @@
 package wootric
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -31,8 +32,11 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
 	case rep.Reason == ReasonInProgress:
 		level, msg = slog.LevelInfo, "wootric: copy of a delivery in progress refused"
+	case errors.Is(rep.Unrecorded, ErrClaimLost):
+		level, msg = slog.LevelError, "wootric: delivery processed, but another delivery had claimed the event since: it ran twice"
+		err = rep.Unrecorded
 	case rep.Unrecorded != nil:
-		level, msg = slog.LevelError, "wootric: delivery processed but not recorded: a duplicate of it may run again"
+		level, msg = slog.LevelError, "wootric: delivery processed but not recorded: a copy of it may run again"
 		err = rep.Unrecorded
 	case rep.Reason == ReasonCallback || rep.Reason == ReasonTimeout:
 		level, msg = slog.LevelError, "wootric: callback failed"
@@ -64,6 +68,34 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	var ce *CallbackError
 	if errors.As(err, &ce) && ce.stack != nil {
 		attrs = append(attrs, slog.String("stack", string(ce.stack)))
+	}
+	h.Logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// logLate writes the record of a run that succeeded after its deadline,
+// when its delivery had been answered 503: with Dedup (claimed), it has
+// been recorded as run, unless unstored says why not.
+func (h *Handler) logLate(r *http.Request, e *Event, claimed bool, unstored error) {
+	if h.Logger == nil {
+		return
+	}
+	level, msg := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate"
+	switch {
+	case !claimed:
+		msg = "wootric: callback succeeded after its deadline; without Dedup the sender's retry runs it again"
+	case errors.Is(unstored, ErrClaimLost):
+		level, msg = slog.LevelError, "wootric: callback succeeded after its deadline, and another delivery had claimed the event since: it ran twice"
+	case unstored != nil:
+		level, msg = slog.LevelError, "wootric: callback succeeded after its deadline but could not be recorded: the sender's retry runs it again"
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if !h.Logger.Enabled(ctx, level) {
+		return
+	}
+	id, _ := e.object()
+	attrs := []slog.Attr{slog.String("remote_addr", r.RemoteAddr), slog.String("event_type", string(e.Type)), slog.Int64("object_id", id)}
+	if unstored != nil {
+		attrs = append([]slog.Attr{slog.String("reason", unstored.Error())}, attrs...)
 	}
 	h.Logger.LogAttrs(ctx, level, msg, attrs...)
 }

@@ -181,8 +181,11 @@ func (h *Handler) report(d *delivery, err error) Report {
 	case d.dup:
 		rep.Outcome = Duplicate
 	}
-	if d.answered != 0 {
-		rep.Status = d.answered
+	switch {
+	case d.answer != nil:
+		rep.Status = d.answer.code
+	case aborted(err):
+		rep.Status = 0
 	}
 	if e := d.event; e != nil {
 		rep.EventType, rep.SurveyMode = e.Type, e.SurveyMode

@@ -68,6 +68,29 @@ func TestDeduplicator(t *testing.T, d wootric.Deduplicator) {
 		}
 	})
 
+	t.Run("complete and release tried again succeed", func(t *testing.T) {
+		k := key()
+		tok := acquire(t, d, k, long)
+		for i := 1; i <= 2; i++ {
+			if err := d.Complete(ctx, k, tok, long); err != nil {
+				t.Fatalf("Complete(own claim) #%d = %v, want nil: a Complete tried again after its answer was lost must succeed", i, err)
+			}
+		}
+		if got := claim(t, d, k, long); got != wootric.ClaimCompleted {
+			t.Errorf("Claim(completed key) = %v, want completed", got)
+		}
+		if err := d.Complete(ctx, k, "not-the-token", long); !errors.Is(err, wootric.ErrClaimLost) {
+			t.Errorf("Complete(another token, key completed) = %v, want ErrClaimLost", err)
+		}
+		k = key()
+		tok = acquire(t, d, k, long)
+		for i := 1; i <= 2; i++ {
+			if err := d.Release(ctx, k, tok); err != nil {
+				t.Fatalf("Release(own claim) #%d = %v, want nil", i, err)
+			}
+		}
+	})
+
 	t.Run("a lease ends", func(t *testing.T) {
 		k := key()
 		acquire(t, d, k, short)

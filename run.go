@@ -1,0 +1,268 @@
+package wootric
+
+// run.go runs a delivery's event, its callbacks and then Middleware's next,
+// within a deadline, in the shape of http.TimeoutHandler: the run goes on a
+// goroutine of its own, writing next's answer to a buffer, while the
+// request's goroutine waits for it or for the deadline. Only the request's
+// goroutine writes the answer.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// MaxNextAnswerBytes is how much of the answer of the handler after
+// [Handler.Middleware] a Handler keeps until that handler returns. See
+// Middleware.
+const MaxNextAnswerBytes = 64 << 10
+
+// errAnswerTooLarge is the error of a Write past MaxNextAnswerBytes, and
+// of the run whose next wrote it.
+var errAnswerTooLarge = fmt.Errorf("next's answer is longer than %d bytes", MaxNextAnswerBytes)
+
+// runValues are what a run's context carries for EventFromContext and
+// ClaimFromContext.
+type runValues struct {
+	event *Event
+	claim *Claim // nil without Dedup
+}
+
+type runKey struct{}
+
+// EventFromContext returns the event a Handler has verified and decoded,
+// from the context of a callback or of the handler after Middleware.
+func EventFromContext(ctx context.Context) (*Event, bool) {
+	v, ok := ctx.Value(runKey{}).(*runValues)
+	if !ok {
+		return nil, false
+	}
+	return v.event, true
+}
+
+// ClaimFromContext returns the claim that a Handler with Dedup holds on the
+// event while it runs, from the context of a callback or of the handler
+// after Middleware. A callback that writes to the store that keeps the
+// claims can complete the claim in the transaction of its own writes, so
+// that both commit or neither does: see pgdedup's CompleteTx.
+func ClaimFromContext(ctx context.Context) (Claim, bool) {
+	v, ok := ctx.Value(runKey{}).(*runValues)
+	if !ok || v.claim == nil {
+		return Claim{}, false
+	}
+	return *v.claim, true
+}
+
+// runContext is the context of a run: the request's values, with the event
+// and the claim; a deadline; and no cancellation from the request, so that
+// a run the sender has hung up on can still succeed. The request's
+// goroutine ends it when the deadline passes, or when the run returns.
+type runContext struct {
+	context.Context // the request's, for its values
+	values          runValues
+	deadline        time.Time     // zero for none
+	done            chan struct{} // nil without a deadline: never closed
+
+	mu  sync.Mutex
+	err error // set when done is closed
+}
+
+func (c *runContext) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+func (c *runContext) Done() <-chan struct{}       { return c.done }
+
+func (c *runContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *runContext) Value(key any) any {
+	if key == (runKey{}) {
+		return &c.values
+	}
+	return c.Context.Value(key)
+}
+
+func (c *runContext) String() string { return "wootric.runContext" }
+
+// end closes the context's Done channel with err, unless it is closed.
+func (c *runContext) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.done)
+	}
+}
+
+// run runs d's event: the callbacks registered for its type, then next if
+// it is not nil, with a runContext that ends at deadline (never if
+// deadline is zero).
+//
+// With a deadline the run goes on a goroutine of its own, and run returns
+// at the deadline if the run has not: its error is then ErrCallbackTimeout,
+// and late is where the run's own result arrives when it ends. A run that
+// fails after its deadline has timed out, whatever it returned.
+//
+// If next returned without panicking, its answer is in d.answer.
+func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline time.Time) (err error, late <-chan error) {
+	defer d.lap(StageRun)
+	e := d.event
+	var fns []Callback
+	if m := h.callbacks.Load(); m != nil {
+		fns = (*m)[e.Type]
+	}
+	if len(fns) == 0 && next == nil {
+		return nil, nil
+	}
+	ctx := &runContext{Context: r.Context(), values: runValues{event: e, claim: d.claim}, deadline: deadline}
+	var a *answer
+	if next != nil {
+		a = &answer{header: make(http.Header)}
+		r = r.WithContext(ctx)
+		r.Body = io.NopCloser(bytes.NewReader(e.Raw))
+	}
+	keep := func(err error) error {
+		if a != nil && a.returned && !a.over {
+			d.answer = a
+		}
+		return err
+	}
+	if deadline.IsZero() {
+		return keep(runEvent(ctx, fns, e, next, a, r)), nil
+	}
+
+	ctx.done = make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- runEvent(ctx, fns, e, next, a, r) }()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case err = <-done:
+		ctx.end(context.Canceled) // as a context's cancel does once its work is done
+	case <-timer.C:
+		ctx.end(context.DeadlineExceeded)
+		select {
+		case err = <-done: // it ended as the deadline passed
+		default:
+			return callbackError(e, ErrCallbackTimeout), done
+		}
+	}
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = timedOut(e, err)
+	}
+	return keep(err), nil
+}
+
+// runEvent runs fns in turn with ctx, stopping at the first that fails,
+// then next, if not nil, with r and a as its writer. It returns nil or a
+// *CallbackError, which holds a panic of theirs rather than letting it go
+// on: it may run on a goroutine of its own, where a panic would end the
+// program.
+func runEvent(ctx context.Context, fns []Callback, e *Event, next http.Handler, a *answer, r *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			id, _ := e.object()
+			err = &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
+		}
+	}()
+	for _, fn := range fns {
+		if err := fn(ctx, e); err != nil {
+			return callbackError(e, err)
+		}
+	}
+	if next == nil {
+		return nil
+	}
+	next.ServeHTTP(a, r)
+	a.returned = true
+	switch {
+	case a.over:
+		return callbackError(e, errAnswerTooLarge)
+	case a.code == 0:
+		a.code = http.StatusOK // as net/http answers a handler that wrote nothing
+	case a.code < 200 || a.code > 299:
+		return callbackError(e, fmt.Errorf("next handler answered %d", a.code))
+	}
+	return nil
+}
+
+func callbackError(e *Event, err error) *CallbackError {
+	id, _ := e.object()
+	return &CallbackError{Type: e.Type, ID: id, Err: err}
+}
+
+// timedOut returns the error of a run that failed with err after its
+// deadline: a timeout, whatever the callback made of it. A panic stays a
+// panic.
+func timedOut(e *Event, err error) error {
+	var ce *CallbackError
+	if !errors.As(err, &ce) || ce.Err == nil {
+		return err
+	}
+	return callbackError(e, fmt.Errorf("%w: %w", ErrCallbackTimeout, ce.Err))
+}
+
+// aborted reports whether err holds a panic with http.ErrAbortHandler, by
+// which a callback or next asks net/http to cut the connection without an
+// answer.
+func aborted(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *CallbackError
+	return errors.As(err, &ce) && ce.Panic == http.ErrAbortHandler
+}
+
+// answer keeps the answer of the handler after Middleware until it has
+// returned, so that the sender gets it whole or not at all, as
+// http.TimeoutHandler's writer does. It has no Flush and no Hijack: the
+// answer goes out when next returns, through the Handler.
+type answer struct {
+	header   http.Header
+	code     int // 0 until a final (non-1xx) status is written
+	body     []byte
+	over     bool // a Write went past MaxNextAnswerBytes
+	returned bool // next returned without panicking
+}
+
+func (a *answer) Header() http.Header { return a.header }
+
+// WriteHeader keeps the first final status; informational ones (1xx) are
+// not passed on.
+func (a *answer) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http does
+	}
+	if a.code == 0 && code >= 200 {
+		a.code = code
+	}
+}
+
+func (a *answer) Write(b []byte) (int, error) {
+	if a.code == 0 {
+		a.code = http.StatusOK
+	}
+	if len(a.body)+len(b) > MaxNextAnswerBytes {
+		a.over = true
+		return 0, errAnswerTooLarge
+	}
+	a.body = append(a.body, b...)
+	return len(b), nil
+}
+
+// send writes the answer to w.
+func (a *answer) send(w http.ResponseWriter) {
+	dst := w.Header()
+	for k, v := range a.header {
+		dst[k] = v
+	}
+	w.WriteHeader(a.code)
+	_, _ = w.Write(a.body)
+}
