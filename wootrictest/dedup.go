@@ -17,7 +17,8 @@ import (
 // [wootric.Deduplicator], as testing/fstest.TestFS checks a file system:
 // claims are atomic under concurrency, leases and TTLs end, only the
 // holder of a claim completes or releases it, and three Handlers sharing d
-// as replicas run every event once (see [TestReplicas]). Call it from a
+// as replicas run every event once (see [TestReplicas]), also with faults
+// in the store, the callbacks and next (see [TestFaults]). Call it from a
 // test of your own store:
 //
 //	func TestStore(t *testing.T) {
@@ -26,7 +27,8 @@ import (
 //
 // It uses keys under a random prefix, so a store that other tests or
 // processes share may be given. It waits for leases of a few hundred
-// milliseconds to end, and takes a few seconds in all.
+// milliseconds to end, and takes about half a minute in all (see
+// FleetLease).
 func TestDeduplicator(t *testing.T, d wootric.Deduplicator) {
 	t.Helper()
 	prefix := "wootrictest/" + randomHex(8) + "/"
@@ -247,6 +249,10 @@ func TestDeduplicator(t *testing.T, d wootric.Deduplicator) {
 
 	t.Run("three replicas run every event once", func(t *testing.T) {
 		TestReplicas(t, d)
+	})
+
+	t.Run("faults in the store, callbacks and next", func(t *testing.T) {
+		TestFaults(t, d)
 	})
 }
 
