@@ -110,9 +110,16 @@ const (
 // same bytes but for the value of the top-level timestamp, which Wootric
 // sets anew when it sends an event again. So a resend of an event has the
 // key of the first sending, while an update of a response (whatever
-// changed: its score, its text, a property, even within the whole second a
-// form body's times show) and the same event for another account token
-// have keys of their own.
+// changed: its score, its text, a property) and the same event for another
+// account token have keys of their own.
+//
+// One case shares a key that should not: an update that brings a response
+// back to the very content of an earlier update within the same second
+// (A, B, then A again), when the body is a form, whose times are whole
+// seconds. Its key is the first A's, so it is acknowledged as a duplicate
+// without running, and a receiver that applied B keeps B. No key can tell
+// it from a resend. JSON bodies carry milliseconds: choose JSON in
+// Wootric's settings where updates within a second matter.
 //
 // The key is the object's kind and id and a SHA-256 of that content, such
 // as "response/1128/" and 43 base64url characters: short, the same length

@@ -291,6 +291,28 @@ func TestDedupKey(t *testing.T) {
 		})
 	}
 
+	// No key can tell an update that returns a response to an earlier
+	// state, within the second, from a resend of that state: a form's
+	// times are whole seconds. JSON's milliseconds tell them apart.
+	t.Run("an update back to an earlier state within a second", func(t *testing.T) {
+		for _, tc := range []struct {
+			format wootric.Format
+			same   bool
+		}{{wootric.Form, true}, {wootric.JSON, false}} {
+			a := created(t)
+			a.Response.UpdatedAt = time.Date(2026, 11, 29, 10, 0, 0, 100e6, time.UTC)
+			first := decodedKey(t, encode(t, a, tc.format))
+			a.Response.Score = 3 // B, 300ms later
+			a.Response.UpdatedAt = a.Response.UpdatedAt.Add(300 * time.Millisecond)
+			a.Response.Score = 7 // back to A, 300ms later still
+			a.Response.UpdatedAt = a.Response.UpdatedAt.Add(300 * time.Millisecond)
+			a.Timestamp = a.Timestamp.Add(600 * time.Millisecond)
+			if again := decodedKey(t, encode(t, a, tc.format)); (again == first) != tc.same {
+				t.Errorf("%v: DedupKey(A, then A again within the second) same = %v, want %v", tc.format, again == first, tc.same)
+			}
+		}
+	})
+
 	t.Run("an unmodelled field changed", func(t *testing.T) {
 		ka := decodedKey(t, []byte(`{"response":{"id":1,"score":9,"tags":["a"]},"event_name":"created","timestamp":"2026-11-29T10:00:00Z"}`))
 		kb := decodedKey(t, []byte(`{"response":{"id":1,"score":9,"tags":["b"]},"event_name":"created","timestamp":"2026-11-29T10:00:01Z"}`))
