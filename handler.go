@@ -70,7 +70,8 @@ type Handler struct {
 	ReplayWindow time.Duration
 
 	// CallbackTimeout bounds a delivery's run, its callbacks and next
-	// after Middleware: their context ends when it passes, and if they
+	// after Middleware, counted from when the Handler begins to claim and
+	// run the event: their context ends when it passes, and if they
 	// have not returned by then the Handler answers 503 without them
 	// (ErrCallbackTimeout), so that the sender retries. A run that ignores
 	// its context goes on unwaited for; with Dedup its claim is held until
@@ -319,7 +320,7 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 		deadline = time.Now().Add(t)
 	}
 	if h.Dedup == nil {
-		err, late := h.run(r, d, next, deadline)
+		late, err := h.run(r, d, next, deadline)
 		if late != nil {
 			go h.settleLate(r, d.event, nil, late)
 		}
@@ -350,7 +351,7 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 	if deadline.IsZero() || leaseEnd.Before(deadline) {
 		deadline = leaseEnd
 	}
-	err, late := h.run(r, d, next, deadline)
+	late, err := h.run(r, d, next, deadline)
 	if late != nil {
 		go h.settleLate(r, d.event, d.claim, late)
 		d.claim = nil // settleLate's now

@@ -23,6 +23,10 @@ import (
 // Middleware.
 const MaxNextAnswerBytes = 64 << 10
 
+// errGoexit is the error of a run that called runtime.Goexit, as
+// testing.T's FailNow does.
+var errGoexit = errors.New("runtime.Goexit called")
+
 // errAnswerTooLarge is the error of a Write past MaxNextAnswerBytes, and
 // of the run whose next wrote it.
 var errAnswerTooLarge = fmt.Errorf("next's answer is longer than %d bytes", MaxNextAnswerBytes)
@@ -64,7 +68,7 @@ func ClaimFromContext(ctx context.Context) (Claim, bool) {
 // a run the sender has hung up on can still succeed. The request's
 // goroutine ends it when the deadline passes, or when the run returns.
 type runContext struct {
-	context.Context // the request's, for its values
+	context.Context // the request's, for its values, without its cancellation
 	values          runValues
 	deadline        time.Time     // zero for none
 	done            chan struct{} // nil without a deadline: never closed
@@ -111,7 +115,7 @@ func (c *runContext) end(err error) {
 // fails after its deadline has timed out, whatever it returned.
 //
 // If next returned without panicking, its answer is in d.answer.
-func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline time.Time) (err error, late <-chan error) {
+func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline time.Time) (late <-chan error, err error) {
 	defer d.lap(StageRun)
 	e := d.event
 	var fns []Callback
@@ -121,7 +125,9 @@ func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline 
 	if len(fns) == 0 && next == nil {
 		return nil, nil
 	}
-	ctx := &runContext{Context: r.Context(), values: runValues{event: e, claim: d.claim}, deadline: deadline}
+	// WithoutCancel also hides the request's cancellation from
+	// context.Cause and from contexts derived from this one.
+	ctx := &runContext{Context: context.WithoutCancel(r.Context()), values: runValues{event: e, claim: d.claim}, deadline: deadline}
 	var a *answer
 	if next != nil {
 		a = &answer{header: make(http.Header)}
@@ -135,12 +141,16 @@ func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline 
 		return err
 	}
 	if deadline.IsZero() {
-		return keep(runEvent(ctx, fns, e, next, a, r)), nil
+		return nil, keep(runEvent(ctx, fns, e, next, a, r))
 	}
 
 	ctx.done = make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- runEvent(ctx, fns, e, next, a, r) }()
+	go func() {
+		var err error = callbackError(e, errGoexit) // unless runEvent returns
+		defer func() { done <- err }()
+		err = runEvent(ctx, fns, e, next, a, r)
+	}()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
@@ -151,13 +161,13 @@ func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline 
 		select {
 		case err = <-done: // it ended as the deadline passed
 		default:
-			return callbackError(e, ErrCallbackTimeout), done
+			return done, callbackError(e, ErrCallbackTimeout)
 		}
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = timedOut(e, err)
 	}
-	return keep(err), nil
+	return nil, keep(err)
 }
 
 // runEvent runs fns in turn with ctx, stopping at the first that fails,

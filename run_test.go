@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -459,4 +460,39 @@ func (l *logRecords) has(level slog.Level, msg string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunGoexitFailsTheRun: a callback that calls runtime.Goexit, as a
+// test's FailNow does, fails the run rather than leaving it unanswered
+// until the deadline.
+func TestRunGoexitFailsTheRun(t *testing.T) {
+	var got error
+	h := wootric.NewHandler(testSecret)
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { runtime.Goexit(); return nil })
+	keepErrors(h, &got)
+	if code := answerWithin(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)); code != 500 || !errors.Is(got, wootric.ErrCallback) {
+		t.Errorf("answer %d (%v), want 500 and ErrCallback", code, got)
+	}
+}
+
+// TestRunContextHidesTheRequestsCancellation: the sender hanging up ends
+// neither the run's context nor what is derived from it, and its cause is
+// not the request's.
+func TestRunContextHidesTheRequestsCancellation(t *testing.T) {
+	var cause, derived error
+	h := wootric.NewHandler(testSecret)
+	h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error {
+		cause = context.Cause(ctx)
+		d, cancel := context.WithCancel(ctx)
+		defer cancel()
+		derived = d.Err()
+		return nil
+	})
+	parent, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("the sender hung up"))
+	h.ServeHTTP(httptest.NewRecorder(), delivery(t, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON), testSecret, "").WithContext(parent))
+	if cause != nil || derived != nil {
+		t.Errorf("context.Cause = %v and a derived context's Err = %v, want nil: the run's context does not end with the request", cause, derived)
+	}
 }
