@@ -7,23 +7,33 @@
 //	h.Dedup = redisdedup.New(rdb)
 //
 // Each key is one Redis string, under Prefix: the token of the claim that
-// holds it, with the lease as its expiry, or "done" with the TTL as its
-// expiry. Claim, Complete and Release are each one Lua script, so each is
-// atomic and one round trip: a delivery that runs costs two. Complete and
-// Release change a key only while it holds their claim's token, so a
-// replica whose lease ran out cannot complete or free a claim another
-// replica has taken since; this is Redis's documented lock pattern. A
-// cluster works too: each script touches one key.
+// holds it, with the lease as its expiry, or "done:" and the token of the
+// claim that completed it, with the TTL as its expiry. Claim, Complete and
+// Release are each one Lua script, so each is atomic and one round trip: a
+// delivery that runs costs two. Complete and Release change a key only while
+// it holds their claim's token, so a replica whose lease ran out cannot
+// complete or free a claim another replica has taken since; this is Redis's
+// documented lock pattern. Each script gives the same answer when sent again
+// with the same token, so a claim or a completion whose reply was lost, and
+// that go-redis sends again, still succeeds. A cluster works too: each
+// script touches one key. The scripts need Redis 6.0 or later.
 //
 // Redis must keep the keys it is given: an eviction policy that removes
 // keys with an expiry under memory pressure (volatile-* and allkeys-*) may
 // forget a completed key early, and a duplicate then runs again.
+//
+// Redis copies writes to its replicas asynchronously, so a failover to a
+// replica can lose a write the primary acknowledged: a lost claim lets two
+// replicas of the receiver run the event at once, and a lost completed key
+// lets a later duplicate run again. [Deduplicator.WaitReplicas] narrows that
+// window.
 package redisdedup
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,9 +41,15 @@ import (
 	"github.com/wootric-go/wootric"
 )
 
-// DefaultPrefix is put before every key of a Deduplicator whose Prefix is
-// "".
-const DefaultPrefix = "wootric:dedup:"
+// The defaults of a Deduplicator.
+const (
+	// DefaultPrefix is put before every key of a Deduplicator whose
+	// Prefix is "".
+	DefaultPrefix = "wootric:dedup:"
+	// DefaultWaitTimeout is how long a Deduplicator whose WaitTimeout is
+	// 0 waits for its replicas.
+	DefaultWaitTimeout = 100 * time.Millisecond
+)
 
 // Deduplicator is a wootric.Deduplicator on Redis. Create one with [New]. It
 // is safe for concurrent use.
@@ -42,6 +58,31 @@ type Deduplicator struct {
 	// receivers, or of tests, sharing one Redis stay apart. "" means
 	// DefaultPrefix. Set it before the first use.
 	Prefix string
+
+	// WaitReplicas is how many replicas must acknowledge a claim taken,
+	// or a key completed, before Claim or Complete succeeds; 0, the
+	// default, waits for none. Each Claim and Complete then sends Redis's
+	// WAIT in the same round trip as its script, on the same connection.
+	// If fewer replicas acknowledge within WaitTimeout, Claim releases
+	// the claim it took and returns an error wrapping
+	// wootric.ErrDedupStore, so that the Handler answers 500 and the
+	// sender retries; Complete returns such an error too, and the
+	// Handler tries it again.
+	//
+	// WAIT does not make Redis strongly consistent: a failover can still,
+	// in rare cases, promote a replica that missed the write (see Redis's
+	// documentation of WAIT). It suits one primary with replicas, behind
+	// a *redis.Client from redis.NewClient or redis.NewFailoverClient. A
+	// *redis.ClusterClient or *redis.Ring routes WAIT, which names no
+	// key, away from the script's connection, so with any client but a
+	// *redis.Client, Claim and Complete fail with
+	// wootric.ErrDedupStore while WaitReplicas is above 0.
+	WaitReplicas int
+
+	// WaitTimeout is how long WAIT waits for WaitReplicas replicas; 0
+	// means DefaultWaitTimeout. Keep it under the client's ReadTimeout
+	// (3 seconds by default), which also bounds the wait.
+	WaitTimeout time.Duration
 
 	client redis.UniversalClient
 }
@@ -54,7 +95,11 @@ func New(client redis.UniversalClient) *Deduplicator {
 
 // The scripts return 1 when they have done what was asked, 0 when the key
 // held another claim or was completed, and claim 2 for "in progress" and 3
-// for "completed". A completed key's value is "done", which no token is.
+// for "completed". A completed key's value is "done:" and the token, and a
+// token, being hex, has no ':'. Sent again with the key as they left it,
+// claim and complete answer 1 again, and set the value anew with its expiry
+// kept: from Redis 7.2 on, WAIT waits for the writes of its own connection
+// only, and a call sent again may come on another.
 var (
 	claimScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
@@ -62,22 +107,36 @@ if not v then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 	return 1
 end
-if v == 'done' then return 3 end
+if v == ARGV[1] then
+	redis.call('SET', KEYS[1], v, 'KEEPTTL')
+	return 1
+end
+-- "done" alone is a key completed by a version that kept no token.
+if v == 'done' or string.sub(v, 1, 5) == 'done:' then return 3 end
 return 2`)
 
 	completeScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if v and (v == 'done' or v ~= ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+local done = 'done:' .. ARGV[1]
+if v == done then
+	redis.call('SET', KEYS[1], v, 'KEEPTTL')
+	return 1
+end
+if v and v ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], done, 'PX', ARGV[2])
 return 1`)
 
 	releaseScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 1 end
-if v == 'done' or v ~= ARGV[1] then return 0 end
+if v ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1`)
 )
+
+// errWaitClient is the error of Claim and Complete with WaitReplicas set on
+// a client other than a *redis.Client.
+var errWaitClient = errors.New("WaitReplicas needs a *redis.Client, which sends WAIT on the script's connection")
 
 // Claim implements wootric.Deduplicator. Its errors wrap
 // wootric.ErrDedupStore.
@@ -86,35 +145,47 @@ func (d *Deduplicator) Claim(ctx context.Context, key string, lease time.Duratio
 	if err != nil {
 		return 0, "", storeError("claim", err)
 	}
-	n, err := claimScript.Run(ctx, d.client, []string{d.key(key)}, token, millis(lease)).Int()
+	res, err := d.claim(ctx, key, token, lease)
+	if res != wootric.ClaimAcquired {
+		return res, "", err
+	}
+	return res, token, err
+}
+
+// claim is Claim with the token given.
+func (d *Deduplicator) claim(ctx context.Context, key, token string, lease time.Duration) (wootric.ClaimResult, error) {
+	n, err := d.run(ctx, claimScript, key, token, true, millis(lease))
 	if err != nil {
-		return 0, "", storeError("claim", err)
+		if n == 1 {
+			d.Release(ctx, key, token) // best effort: else the lease ends
+		}
+		return 0, storeError("claim", err)
 	}
 	switch n {
 	case 1:
-		return wootric.ClaimAcquired, token, nil
+		return wootric.ClaimAcquired, nil
 	case 2:
-		return wootric.ClaimInProgress, "", nil
+		return wootric.ClaimInProgress, nil
 	case 3:
-		return wootric.ClaimCompleted, "", nil
+		return wootric.ClaimCompleted, nil
 	}
-	return 0, "", storeError("claim", fmt.Errorf("script returned %d", n))
+	return 0, storeError("claim", fmt.Errorf("script returned %d", n))
 }
 
 // Complete implements wootric.Deduplicator. Its errors wrap
 // wootric.ErrDedupStore or wootric.ErrClaimLost.
 func (d *Deduplicator) Complete(ctx context.Context, key, token string, ttl time.Duration) error {
-	return d.settle(ctx, "complete", completeScript, key, token, millis(ttl))
+	return d.settle(ctx, "complete", completeScript, key, token, true, millis(ttl))
 }
 
 // Release implements wootric.Deduplicator. Its errors wrap
 // wootric.ErrDedupStore or wootric.ErrClaimLost.
 func (d *Deduplicator) Release(ctx context.Context, key, token string) error {
-	return d.settle(ctx, "release", releaseScript, key, token)
+	return d.settle(ctx, "release", releaseScript, key, token, false)
 }
 
-func (d *Deduplicator) settle(ctx context.Context, op string, script *redis.Script, key, token string, args ...any) error {
-	n, err := script.Run(ctx, d.client, []string{d.key(key)}, append([]any{token}, args...)...).Int()
+func (d *Deduplicator) settle(ctx context.Context, op string, script *redis.Script, key, token string, wait bool, args ...any) error {
+	n, err := d.run(ctx, script, key, token, wait, args...)
 	switch {
 	case err != nil:
 		return storeError(op, err)
@@ -122,6 +193,47 @@ func (d *Deduplicator) settle(ctx context.Context, op string, script *redis.Scri
 		return fmt.Errorf("redisdedup: %s: %w", op, wootric.ErrClaimLost)
 	}
 	return nil
+}
+
+// run runs script on key with token and args, and returns its answer. If
+// wait and WaitReplicas is above 0, it sends WAIT after the script on the
+// same connection; when the script answered 1, having written, and fewer
+// replicas acknowledged, it returns 1 with an error.
+func (d *Deduplicator) run(ctx context.Context, script *redis.Script, key, token string, wait bool, args ...any) (int64, error) {
+	keys := []string{d.key(key)}
+	args = append([]any{token}, args...)
+	if !wait || d.WaitReplicas <= 0 {
+		return script.Run(ctx, d.client, keys, args...).Int64()
+	}
+	c, ok := d.client.(*redis.Client)
+	if !ok {
+		return 0, errWaitClient
+	}
+	timeout := d.WaitTimeout
+	if timeout <= 0 {
+		timeout = DefaultWaitTimeout
+	}
+	var eval, acks *redis.Cmd
+	// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT as
+	// Script.Run does. The WAIT timeout is rounded up, since 0 waits for
+	// ever. The errors are read from each command, since a script that
+	// wrote must be told from one that failed.
+	c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		eval = script.Eval(ctx, p, keys, args...)
+		acks = p.Do(ctx, "WAIT", d.WaitReplicas, millis(timeout))
+		return nil
+	})
+	n, err := eval.Int64()
+	if err != nil || n != 1 {
+		return n, err
+	}
+	switch acked, err := acks.Int64(); {
+	case err != nil:
+		return n, fmt.Errorf("WAIT: %w", err)
+	case acked < int64(d.WaitReplicas):
+		return n, fmt.Errorf("WAIT: %d of %d replicas acknowledged within %v", acked, d.WaitReplicas, timeout)
+	}
+	return n, nil
 }
 
 func (d *Deduplicator) key(key string) string {
@@ -144,7 +256,7 @@ func newToken() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// millis returns d in whole milliseconds, at least 1, as PX takes it.
+// millis returns d in whole milliseconds, at least 1, as PX and WAIT take it.
 func millis(d time.Duration) int64 {
 	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,19 +18,7 @@ import (
 
 // client returns a client of the Redis at $WOOTRIC_TEST_REDIS_ADDR, or skips
 // the test.
-func client(tb testing.TB) *redis.Client {
-	tb.Helper()
-	addr := os.Getenv("WOOTRIC_TEST_REDIS_ADDR")
-	if addr == "" {
-		tb.Skip("WOOTRIC_TEST_REDIS_ADDR is not set: set it to a Redis server's host:port to test against it")
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	tb.Cleanup(func() { c.Close() })
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		tb.Fatalf("WOOTRIC_TEST_REDIS_ADDR=%s: %v", addr, err)
-	}
-	return c
-}
+var client = redisdedup.NewTestClient
 
 func TestDeduplicatorKeepsTheContract(t *testing.T) {
 	wootrictest.TestDeduplicator(t, redisdedup.New(client(t)))
