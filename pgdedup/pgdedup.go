@@ -10,13 +10,28 @@
 //	h.Dedup = d
 //
 // Each key is a row of the table wootric_dedup (see [Schema]): the token of
-// the claim that holds it, NULL once completed, and when that ends.
-// Claim, Complete and Release are each one statement, so each is atomic
-// (INSERT ... ON CONFLICT, with the row locked while it decides) and one
-// round trip: a delivery that runs costs two. Complete and Release change a
-// row only while it holds their claim's token, so a replica whose lease ran
-// out cannot complete or free a claim another replica has taken since. All
-// times are the database server's, so the replicas' clocks do not matter.
+// the claim that holds or completed it, whether it is completed, and when
+// its lease or TTL ends. Claim, Complete and Release are each one
+// statement, so each is atomic (INSERT ... ON CONFLICT, with the row locked
+// while it decides) and one round trip: a delivery that runs costs two.
+// Complete and Release change a row only while it holds their claim's
+// token, so a replica whose lease ran out cannot complete or free a claim
+// another replica has taken since.
+//
+// Leases and TTLs are counted on the database server's clock, so the
+// replicas' clocks do not matter, and from the moment each statement sets
+// or compares them, clock_timestamp(), not from the start of its
+// transaction, now(). A Handler counts a run's deadline from before it
+// sent Claim, so the time a Claim spends waiting for a lock (such as the
+// one CREATE INDEX or LOCK TABLE takes) must not come off the lease it
+// stores; nor may a completion made late in a long transaction, by
+// CompleteTx, lose the transaction's age from its TTL.
+//
+// A callback that writes to the same database can make its effects happen
+// exactly once, even when its lease runs out, with
+// [Deduplicator.CompleteTx]: it completes the claim in the callback's own
+// transaction, so that the writes and the completion commit together or
+// not at all.
 //
 // Rows whose lease or TTL has ended are deleted by the Deduplicator itself,
 // every PruneEvery, in the background of a Claim: no cron job is needed.
@@ -26,10 +41,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/wootric-go/wootric"
 )
@@ -39,13 +56,26 @@ import (
 // search_path; set the pool's search_path to keep it in a schema of its
 // own. Run Schema yourself, with your migrations, if the receiver's
 // database user may not create tables.
+//
+// A completed row keeps the token of the claim that completed it, so that
+// this claim's Complete, tried again, succeeds. pgdedup's first table set
+// the token of a completed row to NULL, and had no column completed: New
+// refuses such a table, rather than let every statement fail on it. Drop
+// it and let New create it anew; an event completed within the last
+// DedupTTL may then run again if sent again.
 const Schema = `
 CREATE TABLE IF NOT EXISTS wootric_dedup (
 	key        text PRIMARY KEY,
-	token      text,                 -- the claim holding the key; NULL once completed
-	expires_at timestamptz NOT NULL  -- when the lease or the TTL ends
+	token      text NOT NULL,                  -- the claim that holds or completed the key
+	completed  boolean NOT NULL DEFAULT false, -- whether that claim completed it
+	expires_at timestamptz NOT NULL            -- when the lease or the TTL ends
 );
 CREATE INDEX IF NOT EXISTS wootric_dedup_expires_at ON wootric_dedup (expires_at);`
+
+// ErrNoClaim is the error of [Deduplicator.CompleteTx] given a context
+// without a claim: not the context of a callback of a wootric.Handler with
+// Dedup set.
+var ErrNoClaim = errors.New("pgdedup: no claim in the context")
 
 // DefaultPruneEvery is how often a Deduplicator whose PruneEvery is 0
 // deletes the rows whose time has ended.
@@ -69,8 +99,9 @@ type Deduplicator struct {
 const schemaLock = 0x776f6f7472696300 // "wootric\0"
 
 // New returns a Deduplicator that keeps its keys in the database of pool,
-// after creating its table (Schema) if missing. Its error wraps
-// wootric.ErrDedupStore.
+// after creating its table (Schema) if missing. It fails if the table is
+// pgdedup's first, without the column completed (see Schema). Its error
+// wraps wootric.ErrDedupStore.
 func New(ctx context.Context, pool *pgxpool.Pool) (*Deduplicator, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -83,6 +114,13 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Deduplicator, error) {
 	if _, err := tx.Exec(ctx, Schema); err != nil {
 		return nil, storeError("creating the table", err)
 	}
+	var current bool
+	if err := tx.QueryRow(ctx, currentTableSQL).Scan(&current); err != nil {
+		return nil, storeError("checking the table", err)
+	}
+	if !current {
+		return nil, storeError("checking the table", errors.New("wootric_dedup is pgdedup's first table, without the column completed: drop it, and New creates it anew (see Schema)"))
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, storeError("creating the table", err)
 	}
@@ -91,51 +129,76 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Deduplicator, error) {
 	return d, nil
 }
 
-// The statements. A row is free when absent or expired, held when its
-// token is set, and completed when its token is NULL. $3 is a duration in
-// microseconds.
+// The statements. A key is free when its row is absent or expired;
+// otherwise the claim of the row's token holds it, or has completed it if
+// completed is set. $1 is the key, $2 a token, $3 a lease or TTL. Every
+// time is clock_timestamp(), read as the statement gets there (see the
+// package doc); a row's new expires_at is read once the row's lock is
+// taken, so that a wait for that lock does not come off it either.
 const (
+	// currentTableSQL answers whether wootric_dedup, as the search_path
+	// finds it, has the shape of Schema.
+	currentTableSQL = `
+SELECT EXISTS (
+	SELECT FROM pg_attribute
+	WHERE attrelid = 'wootric_dedup'::regclass AND attname = 'completed' AND NOT attisdropped
+)`
+
 	// claimSQL answers 1 when it took the key, 2 when another claim holds
-	// it, 3 when it is completed. A row inserted or completed by a
-	// statement running at the same time may be outside this one's
-	// snapshot; the answer is then 2, and the sender retries.
+	// it, 3 when it is completed. When it took nothing, the row is read
+	// back as the statement's snapshot, taken when it began, shows it: a
+	// row another transaction inserted or completed while this one waited
+	// for its lock is read as absent or held, and the answer is 2, so the
+	// sender retries. A row read as completed and live is the row as it is:
+	// nothing changes a completed row until it expires.
 	claimSQL = `
 WITH claimed AS (
 	INSERT INTO wootric_dedup AS d (key, token, expires_at)
-	VALUES ($1, $2, now() + $3::bigint * interval '1 microsecond')
-	ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
-		WHERE d.expires_at <= now()
+	VALUES ($1, $2, clock_timestamp() + $3::interval)
+	ON CONFLICT (key) DO UPDATE SET token = $2, completed = false, expires_at = clock_timestamp() + $3::interval
+		WHERE d.expires_at <= clock_timestamp()
 	RETURNING 1
 )
 SELECT CASE
-	WHEN EXISTS (SELECT 1 FROM claimed) THEN 1
-	WHEN (SELECT token IS NULL FROM wootric_dedup WHERE key = $1) THEN 3
+	WHEN EXISTS (SELECT FROM claimed) THEN 1
+	WHEN (SELECT completed AND expires_at > clock_timestamp() FROM wootric_dedup WHERE key = $1) THEN 3
 	ELSE 2
 END`
 
-	// completeSQL affects one row when the claim of $2 holds the key, or
-	// the key is free, and none when another claim holds it or it is
-	// completed.
+	// completeSQL answers true when it completed the key, which the claim
+	// of $2 held or which was free, or found the key completed by that
+	// claim already, which it leaves as it is; and false, changing
+	// nothing, when another claim holds the key or completed it. As in
+	// claimSQL, a row read back as completed and live is the row as it is.
 	completeSQL = `
-INSERT INTO wootric_dedup AS d (key, token, expires_at)
-VALUES ($1, NULL, now() + $3::bigint * interval '1 microsecond')
-ON CONFLICT (key) DO UPDATE SET token = NULL, expires_at = excluded.expires_at
-	WHERE d.token = $2 OR d.expires_at <= now()`
+WITH done AS (
+	INSERT INTO wootric_dedup AS d (key, token, completed, expires_at)
+	VALUES ($1, $2, true, clock_timestamp() + $3::interval)
+	ON CONFLICT (key) DO UPDATE SET token = $2, completed = true, expires_at = clock_timestamp() + $3::interval
+		WHERE (d.token = $2 AND NOT d.completed) OR d.expires_at <= clock_timestamp()
+	RETURNING 1
+)
+SELECT EXISTS (SELECT FROM done)
+	OR EXISTS (SELECT FROM wootric_dedup WHERE key = $1 AND token = $2 AND completed AND expires_at > clock_timestamp())`
 
 	// releaseSQL answers true when it freed the key or found it free, and
 	// false when another claim holds it or it is completed.
 	releaseSQL = `
 WITH freed AS (
-	DELETE FROM wootric_dedup WHERE key = $1 AND (token = $2 OR expires_at <= now())
+	DELETE FROM wootric_dedup
+	WHERE key = $1 AND ((token = $2 AND NOT completed) OR expires_at <= clock_timestamp())
 	RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM freed)
-	OR NOT EXISTS (SELECT 1 FROM wootric_dedup WHERE key = $1 AND expires_at > now())`
+SELECT EXISTS (SELECT FROM freed)
+	OR NOT EXISTS (SELECT FROM wootric_dedup WHERE key = $1 AND expires_at > clock_timestamp())`
 
+	// pruneSQL reads the clock in a subquery, once, so that the index on
+	// expires_at serves the comparison, which it cannot with a volatile
+	// function such as clock_timestamp() called for each row.
 	pruneSQL = `
 DELETE FROM wootric_dedup WHERE key IN (
-	SELECT key FROM wootric_dedup WHERE expires_at <= now() LIMIT 10000 FOR UPDATE SKIP LOCKED
-) AND expires_at <= now()`
+	SELECT key FROM wootric_dedup WHERE expires_at <= (SELECT clock_timestamp()) LIMIT 10000 FOR UPDATE SKIP LOCKED
+) AND expires_at <= (SELECT clock_timestamp())`
 )
 
 // Claim implements wootric.Deduplicator. Its errors wrap
@@ -147,7 +210,7 @@ func (d *Deduplicator) Claim(ctx context.Context, key string, lease time.Duratio
 		return 0, "", storeError("claim", err)
 	}
 	var n int
-	if err := d.pool.QueryRow(ctx, claimSQL, key, token, lease.Microseconds()).Scan(&n); err != nil {
+	if err := d.pool.QueryRow(ctx, claimSQL, key, token, lease).Scan(&n); err != nil {
 		return 0, "", storeError("claim", err)
 	}
 	switch n {
@@ -164,11 +227,54 @@ func (d *Deduplicator) Claim(ctx context.Context, key string, lease time.Duratio
 // Complete implements wootric.Deduplicator. Its errors wrap
 // wootric.ErrDedupStore or wootric.ErrClaimLost.
 func (d *Deduplicator) Complete(ctx context.Context, key, token string, ttl time.Duration) error {
-	tag, err := d.pool.Exec(ctx, completeSQL, key, token, ttl.Microseconds())
-	switch {
+	return complete(ctx, d.pool, key, token, ttl)
+}
+
+// CompleteTx completes, within tx, the claim that ctx holds: the one a
+// Handler gives its callbacks (see wootric.ClaimFromContext). The
+// callback's own writes in tx and the completion then commit together, or
+// neither does. Call it last in tx, as the row it locks holds up other
+// Claims of the key until tx ends, and commit tx only if it returns nil.
+// It returns ErrNoClaim if ctx holds no claim, and an error wrapping
+// wootric.ErrClaimLost if another claim holds the key or completed it:
+// then roll tx back and return the error, for the event is the other
+// claim's to run. Its other errors wrap wootric.ErrDedupStore.
+//
+// This makes the effects in tx commit exactly once, even when the claim's
+// lease runs out while the callback runs. A Claim of the key by another
+// replica, once the lease has run out, waits for tx: if tx commits, the
+// key is completed, and the Claim does not take it; if tx rolls back, the
+// Claim takes the key, and the event runs again. A claim that another
+// replica took before CompleteTx makes it fail, and tx rolls back. Once tx
+// has committed, the Handler's own Complete of the claim finds the key
+// completed by its token, and succeeds.
+//
+// A Claim that waited for tx answers wootric.ClaimInProgress rather than
+// ClaimCompleted: under READ COMMITTED it reads the row back as it was
+// when the Claim began, held. Its delivery is answered 503, and the
+// sender's retry finds the key completed. Under REPEATABLE READ or
+// SERIALIZABLE, a Claim that changed the row after tx began makes
+// CompleteTx fail with a serialization error, and tx rolls back as well.
+func (d *Deduplicator) CompleteTx(ctx context.Context, tx pgx.Tx) error {
+	c, ok := wootric.ClaimFromContext(ctx)
+	if !ok {
+		return ErrNoClaim
+	}
+	return complete(ctx, tx, c.Key, c.Token, c.TTL)
+}
+
+// querier is where the completion runs: the pool, or a caller's
+// transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func complete(ctx context.Context, q querier, key, token string, ttl time.Duration) error {
+	var ok bool
+	switch err := q.QueryRow(ctx, completeSQL, key, token, ttl).Scan(&ok); {
 	case err != nil:
 		return storeError("complete", err)
-	case tag.RowsAffected() == 0:
+	case !ok:
 		return fmt.Errorf("pgdedup: complete: %w", wootric.ErrClaimLost)
 	}
 	return nil
