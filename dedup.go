@@ -172,8 +172,9 @@ func dedupKey(e *Event, stamp [2]int) string {
 // are lost when the process ends. The zero value is ready to use. It is
 // safe for concurrent use.
 //
-// It holds at most Max keys. When full, it forgets the key completed
-// longest ago, so that a very old duplicate may run again; it never forgets
+// It holds at most Max keys. When full, it drops the keys whose lease or
+// TTL has ended, then forgets the completed key whose TTL ends first, so
+// that a very old duplicate may run again; it never forgets
 // a claim that is held, which would let a copy of its event run at the same
 // time: a Claim that finds it full of held claims fails with
 // [ErrDedupStore], and the Handler answers 500, so that the sender retries.
@@ -190,7 +191,7 @@ type MemoryDeduplicator struct {
 	now  func() time.Time // time.Now if nil
 	keys map[string]*list.Element
 	// held and done are the held and the completed keys, each list of
-	// *memoryKey in the order they were set, the oldest first.
+	// *memoryKey in the order their time ends, the soonest first.
 	held, done list.List
 	last       uint64 // the last token handed out
 }
@@ -221,7 +222,7 @@ func (m *MemoryDeduplicator) Claim(_ context.Context, key string, lease time.Dur
 	}
 	m.last++
 	token := strconv.FormatUint(m.last, 10)
-	m.keys[key] = m.held.PushBack(&memoryKey{key: key, token: token, expires: now.Add(lease)})
+	m.keys[key] = insert(&m.held, &memoryKey{key: key, token: token, expires: now.Add(lease)})
 	return ClaimAcquired, token, nil
 }
 
@@ -242,7 +243,7 @@ func (m *MemoryDeduplicator) Complete(_ context.Context, key, token string, ttl 
 	case !m.room(now):
 		return errMemoryFull
 	}
-	m.keys[key] = m.done.PushBack(&memoryKey{key: key, token: token, completed: true, expires: now.Add(ttl)})
+	m.keys[key] = insert(&m.done, &memoryKey{key: key, token: token, completed: true, expires: now.Add(ttl)})
 	return nil
 }
 
@@ -312,6 +313,19 @@ func (m *MemoryDeduplicator) room(now time.Time) bool {
 		m.remove(m.done.Front())
 	}
 	return len(m.keys) < max
+}
+
+// insert puts k in l in the order of their expiry, and returns its element.
+// It looks from the back, where keys set with one lease or one TTL go.
+func insert(l *list.List, k *memoryKey) *list.Element {
+	e := l.Back()
+	for e != nil && e.Value.(*memoryKey).expires.After(k.expires) {
+		e = e.Prev()
+	}
+	if e == nil {
+		return l.PushFront(k)
+	}
+	return l.InsertAfter(k, e)
 }
 
 func (m *MemoryDeduplicator) remove(e *list.Element) {

@@ -125,3 +125,40 @@ func TestMemoryDeduplicatorCompleteIsIdempotent(t *testing.T) {
 		t.Errorf("Release(completed key) = %v, want ErrClaimLost", err)
 	}
 }
+
+// TestMemoryDeduplicatorDropsExpiredKeysFirst: with leases and TTLs that
+// differ, a key whose time has ended gives up its place before a live one
+// is forgotten, or a full store refuses a claim.
+func TestMemoryDeduplicatorDropsExpiredKeysFirst(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t.Run("completed", func(t *testing.T) {
+		now := start
+		m := &MemoryDeduplicator{Max: 2, now: func() time.Time { return now }}
+		_, long, _ := m.Claim(ctx, "long", time.Minute)
+		_, short, _ := m.Claim(ctx, "short", time.Minute)
+		if err := m.Complete(ctx, "long", long, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Complete(ctx, "short", short, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		if res, _, err := m.Claim(ctx, "new", time.Minute); res != ClaimAcquired || err != nil {
+			t.Fatalf("Claim(new) = %v, %v", res, err)
+		}
+		if res, _, _ := m.Claim(ctx, "long", time.Minute); res != ClaimCompleted {
+			t.Errorf("Claim(long) within its TTL = %v, want completed: the expired key should have gone first", res)
+		}
+	})
+	t.Run("held", func(t *testing.T) {
+		now := start
+		m := &MemoryDeduplicator{Max: 2, now: func() time.Time { return now }}
+		m.Claim(ctx, "long", time.Hour)
+		m.Claim(ctx, "short", time.Second)
+		now = now.Add(time.Minute)
+		if res, _, err := m.Claim(ctx, "new", time.Minute); res != ClaimAcquired || err != nil {
+			t.Errorf("Claim(new) with one live claim of Max 2 = %v, %v; want acquired", res, err)
+		}
+	})
+}

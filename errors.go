@@ -59,13 +59,14 @@ var (
 	// that the sender retries.
 	ErrCallback = errors.New("wootric: callback failed")
 
-	// ErrCallbackTimeout means that a delivery's callbacks had not
-	// returned when the Handler's CallbackTimeout, or with Dedup the
-	// claim's lease, passed, or failed after it. The error is a
-	// *CallbackError, which wraps ErrCallback too. A Handler answers 503
-	// without waiting for them and releases the claim, so that the sender
-	// retries; a callback that ignores its context runs on, and may still
-	// succeed.
+	// ErrCallbackTimeout means that a delivery's run (its callbacks, and
+	// next after Middleware) had not returned when its deadline passed
+	// (the Handler's CallbackTimeout, or with Dedup the claim's lease), or
+	// failed after it. The error is a *CallbackError, which wraps
+	// ErrCallback too. A Handler answers 503 without waiting for the run,
+	// so that the sender retries. With Dedup the claim is held until the
+	// run returns, then completed if it succeeded, late, so that the retry
+	// is a duplicate, or released, so that the retry runs the event.
 	ErrCallbackTimeout = errors.New("wootric: callback timed out")
 
 	// ErrInProgress means that a Handler with Dedup got a copy of an event

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -89,11 +90,13 @@ type Handler struct {
 	// 200 and runs nothing (nor next, for Middleware). If another delivery
 	// of it holds the claim, it is answered 503 with Retry-After
 	// ([ErrInProgress]). Otherwise the event runs with a context that ends
-	// at CallbackTimeout or at the end of the lease, counted from before
-	// Claim was sent, whichever comes first; if it succeeds the key is
-	// completed and remembered for DedupTTL, and if it fails the claim is
-	// released, so that the sender's retry runs it. A Complete or Release
-	// that fails is tried again, twice, before the answer. A store that
+	// at CallbackTimeout, or three quarters into the lease counted from
+	// before Claim was sent, whichever comes first: the last quarter is
+	// kept to record the run. If it succeeds the key is completed and
+	// remembered for DedupTTL, and if it fails the claim is released, so
+	// that the sender's retry runs it. A Complete or Release that fails is
+	// tried again, twice, before the answer, and within the lease if it
+	// can be. A store that
 	// fails to claim answers 500 and runs nothing. Nil, the default, runs
 	// every delivery.
 	//
@@ -104,8 +107,9 @@ type Handler struct {
 	Dedup Deduplicator
 
 	// DedupLease is how long a claim holds when its holder neither
-	// completes nor releases it, as when its replica dies mid-run. It also
-	// bounds the run as CallbackTimeout does, if it ends first: a Claim
+	// completes nor releases it, as when its replica dies mid-run. Three
+	// quarters of it also bound the run as CallbackTimeout does, if they
+	// end first; make it well above the slowest run. A Claim
 	// that returns after its lease has passed is given back, and the
 	// delivery answered 503 (ErrInProgress). Zero means DefaultDedupLease
 	// (one minute).
@@ -201,16 +205,23 @@ func (h *Handler) Middleware(next http.Handler) http.Handler {
 
 // delivery is what a Handler knows of one request, for its answer and log.
 type delivery struct {
-	event  *Event
+	event *Event
+	// The event's type, survey mode and object id, read when it was
+	// decoded: a callback may change the event while it runs on, past
+	// its deadline.
+	typ    EventType
+	mode   SurveyMode
+	id     int64
 	size   int64  // bytes read, or the Content-Length before reading
 	secret int    // index of the secret that matched, or -1
 	stamp  [2]int // where the event's timestamp is in the body
 	dup    bool
 	// mislabelled: the Content-Type names the other format than the body's
 	mislabelled bool
-	claim       *Claim  // the Dedup claim held, until it is settled
-	answer      *answer // next's answer, to send as it wrote it
-	unstored    error   // why a processed event could not be completed
+	claim       *Claim    // the Dedup claim held, until it is settled
+	leaseEnd    time.Time // when the claim's lease ends, at the latest
+	answer      *answer   // next's answer, to send as it wrote it
+	unstored    error     // why a processed event could not be completed
 
 	// Set when the Handler has an Observe hook: when it began, when the
 	// last stage ended, and how long each took.
@@ -281,6 +292,8 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	}
 	d.event, d.stamp, err = decode(body)
 	if err == nil {
+		d.typ, d.mode = d.event.Type, d.event.SurveyMode
+		d.id, _ = d.event.object()
 		err = h.checkWindow(d.event.Timestamp)
 	}
 	d.lap(StageDecode)
@@ -308,21 +321,30 @@ func (h *Handler) checkWindow(ts time.Time) error {
 }
 
 // process runs d's event, claiming it first from Dedup if set, and
-// settles the claim. The run's deadline is CallbackTimeout after it begins,
-// or the claim's lease counted from before Claim was sent, whichever comes
-// first: the store counts the lease from when it took the claim, later, so
-// a run that heeds its context ends within the lease as the store counts
-// it. A claim whose lease was spent before Claim returned is given back,
-// and the delivery answered as a copy in progress.
+// settles the claim. The callbacks are those registered when the delivery
+// was verified.
+//
+// The run's deadline is CallbackTimeout from now, or, with Dedup, the
+// claim's lease counted from before Claim was sent, less a quarter of it,
+// whichever comes first. The store counts the lease from when it took the
+// claim, later; and the last quarter is kept to complete the claim, tried
+// again if need be, before the lease ends. So a run that heeds its context
+// ends, and is recorded, within the lease as the store counts it. A claim
+// whose lease was spent before Claim returned is given back, and the
+// delivery answered as a copy in progress.
 func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error {
+	var fns []Callback
+	if m := h.callbacks.Load(); m != nil {
+		fns = (*m)[d.typ]
+	}
 	var deadline time.Time
 	if t := h.callbackTimeout(); t > 0 {
 		deadline = time.Now().Add(t)
 	}
 	if h.Dedup == nil {
-		late, err := h.run(r, d, next, deadline)
+		late, err := h.run(r, d, fns, next, deadline)
 		if late != nil {
-			go h.settleLate(r, d.event, nil, late)
+			go h.settleLate(r, *d, late)
 		}
 		return err
 	}
@@ -343,22 +365,26 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 	case res != ClaimAcquired || token == "":
 		return storeError("claiming", fmt.Errorf("Claim returned %v with token %q", res, token))
 	}
-	d.claim = &Claim{Key: key, Token: token, TTL: h.dedupTTL()}
 	leaseEnd := sent.Add(lease)
+	d.claim = &Claim{Key: key, Token: token, TTL: h.dedupTTL()}
+	d.leaseEnd = leaseEnd
 	if !time.Now().Before(leaseEnd) {
-		return h.settle(ctx, d, fmt.Errorf("%w: the claim's lease of %v had passed when Claim returned", ErrInProgress, lease))
+		return h.settle(ctx, d, fmt.Errorf("%w: %w", ErrInProgress, errLeaseSpent))
 	}
-	if deadline.IsZero() || leaseEnd.Before(deadline) {
-		deadline = leaseEnd
+	if runEnd := leaseEnd.Add(-lease / 4); deadline.IsZero() || runEnd.Before(deadline) {
+		deadline = runEnd
 	}
-	late, err := h.run(r, d, next, deadline)
+	late, err := h.run(r, d, fns, next, deadline)
 	if late != nil {
-		go h.settleLate(r, d.event, d.claim, late)
+		go h.settleLate(r, *d, late)
 		d.claim = nil // settleLate's now
 		return err
 	}
 	return h.settle(ctx, d, err)
 }
+
+// errLeaseSpent is why a claim acquired is given back at once.
+var errLeaseSpent = errors.New("the claim's lease had passed when Claim returned: the store is slower than DedupLease")
 
 // settle completes d's claim when err is nil, and releases it otherwise,
 // and returns err with any error of the store's releasing it. A store's
@@ -376,12 +402,12 @@ func (h *Handler) settle(ctx context.Context, d *delivery, err error) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err == nil {
-		d.unstored = retrySettle(sctx, "completing", func(ctx context.Context) error {
+		d.unstored = retrySettle(sctx, "completing", d.leaseEnd, func(ctx context.Context) error {
 			return h.Dedup.Complete(ctx, c.Key, c.Token, c.TTL)
 		})
 		return nil
 	}
-	if rerr := retrySettle(sctx, "releasing", func(ctx context.Context) error {
+	if rerr := retrySettle(sctx, "releasing", d.leaseEnd, func(ctx context.Context) error {
 		return h.Dedup.Release(ctx, c.Key, c.Token)
 	}); rerr != nil {
 		return errors.Join(err, rerr)
@@ -390,16 +416,20 @@ func (h *Handler) settle(ctx context.Context, d *delivery, err error) error {
 }
 
 // settleLate waits for the result of a run that overran its deadline, whose
-// delivery has been answered 503, settles its claim c (nil without Dedup)
-// as settle does, and logs a late success: recorded as run, so that the
-// sender's retry is a duplicate, or not.
-func (h *Handler) settleLate(r *http.Request, e *Event, c *Claim, late <-chan error) {
+// delivery d has been answered 503, settles its claim (if d holds one) as
+// settle does, and logs how the run ended. A panic of the store's or the
+// Logger's here is recovered: this is not the request's goroutine, and it
+// would end the program.
+func (h *Handler) settleLate(r *http.Request, d delivery, late <-chan error) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.logPanic(r, "settling a run that ended after its deadline", v)
+		}
+	}()
+	claimed := d.claim != nil
 	err := <-late
-	d := delivery{event: e, claim: c}
 	_ = h.settle(r.Context(), &d, err)
-	if err == nil {
-		h.logLate(r, e, c != nil, d.unstored)
-	}
+	h.logLate(r, &d, claimed, err)
 }
 
 // The settling of a claim: how long it may take in all, which goes on
@@ -415,10 +445,12 @@ const (
 // retrySettle calls op, a Complete or Release, until it succeeds, fails with
 // ErrClaimLost, which trying again cannot change, or has been tried
 // settleAttempts times, and returns its last error as storeError wraps it.
-// A Complete or Release that reached the store but whose answer was lost
+// The waits between tries are cut short so that the tries are made before
+// leaseEnd, if they can be: past it, another claim may take the key. A
+// Complete or Release that reached the store but whose answer was lost
 // succeeds when tried again: the contract makes both idempotent for their
 // token.
-func retrySettle(ctx context.Context, op string, call func(context.Context) error) error {
+func retrySettle(ctx context.Context, op string, leaseEnd time.Time, call func(context.Context) error) error {
 	wait := settleBackoff
 	for attempt := 1; ; attempt++ {
 		err := call(ctx)
@@ -427,6 +459,9 @@ func retrySettle(ctx context.Context, op string, call func(context.Context) erro
 		}
 		if errors.Is(err, ErrClaimLost) || attempt == settleAttempts {
 			return storeError(op, err)
+		}
+		if left := time.Until(leaseEnd) / time.Duration(settleAttempts-attempt+1); left < wait {
+			wait = max(left, 0)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -474,7 +509,11 @@ func (h *Handler) dedupTTL() time.Duration {
 	if ttl <= 0 {
 		ttl = DefaultDedupTTL
 	}
-	if floor := h.ReplayWindow + maxFutureSkew; h.ReplayWindow > 0 && ttl < floor {
+	floor := h.ReplayWindow + maxFutureSkew
+	if floor < h.ReplayWindow {
+		floor = math.MaxInt64 // overflowed
+	}
+	if h.ReplayWindow > 0 && ttl < floor {
 		h.warnTTL.Do(func() {
 			if h.Logger != nil {
 				h.Logger.Warn("wootric: DedupTTL is shorter than ReplayWindow; completed keys are kept for the window instead",
@@ -499,8 +538,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", http.MethodPost)
 	case errors.Is(err, ErrInProgress):
-		secs := (h.dedupLease() + time.Second - 1) / time.Second
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(secs), 10))
+		lease := h.dedupLease()
+		secs := int64(lease / time.Second)
+		if lease%time.Second != 0 {
+			secs++
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	if h.ErrorHandler != nil {
 		h.ErrorHandler(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 )
 
 // observe reports how a delivery ended with err: a record to the Logger
@@ -30,6 +31,8 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	switch {
 	case rep.Outcome == Duplicate:
 		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
+	case errors.Is(err, errLeaseSpent):
+		level, msg = slog.LevelWarn, "wootric: claim given back: its lease had passed when Claim returned"
 	case rep.Reason == ReasonInProgress:
 		level, msg = slog.LevelInfo, "wootric: copy of a delivery in progress refused"
 	case errors.Is(rep.Unrecorded, ErrClaimLost):
@@ -72,30 +75,48 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	h.Logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// logLate writes the record of a run that succeeded after its deadline,
-// when its delivery had been answered 503: with Dedup (claimed), it has
-// been recorded as run, unless unstored says why not.
-func (h *Handler) logLate(r *http.Request, e *Event, claimed bool, unstored error) {
+// logLate writes the record of a run that ended with err after its
+// deadline, once its delivery d had been answered 503. claimed is whether
+// it held a Dedup claim, which settle has completed or released.
+func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err error) {
 	if h.Logger == nil {
 		return
 	}
-	level, msg := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate"
+	level, msg, reason := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate", d.unstored
 	switch {
+	case err != nil:
+		level, msg, reason = slog.LevelError, "wootric: callback failed after its deadline", err
 	case !claimed:
 		msg = "wootric: callback succeeded after its deadline; without Dedup the sender's retry runs it again"
-	case errors.Is(unstored, ErrClaimLost):
+	case errors.Is(d.unstored, ErrClaimLost):
 		level, msg = slog.LevelError, "wootric: callback succeeded after its deadline, and another delivery had claimed the event since: it ran twice"
-	case unstored != nil:
+	case d.unstored != nil:
 		level, msg = slog.LevelError, "wootric: callback succeeded after its deadline but could not be recorded: the sender's retry runs it again"
 	}
 	ctx := context.WithoutCancel(r.Context())
 	if !h.Logger.Enabled(ctx, level) {
 		return
 	}
-	id, _ := e.object()
-	attrs := []slog.Attr{slog.String("remote_addr", r.RemoteAddr), slog.String("event_type", string(e.Type)), slog.Int64("object_id", id)}
-	if unstored != nil {
-		attrs = append([]slog.Attr{slog.String("reason", unstored.Error())}, attrs...)
+	attrs := make([]slog.Attr, 0, 5)
+	if reason != nil {
+		attrs = append(attrs, slog.String("reason", reason.Error()))
+	}
+	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.String("event_type", string(d.typ)), slog.Int64("object_id", d.id))
+	var ce *CallbackError
+	if errors.As(err, &ce) && ce.stack != nil {
+		attrs = append(attrs, slog.String("stack", string(ce.stack)))
 	}
 	h.Logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// logPanic writes the record of a panic with v while doing what, off the
+// request's goroutine, where nothing else would recover it. A Logger that
+// panics in turn is not tried again.
+func (h *Handler) logPanic(r *http.Request, doing string, v any) {
+	if h.Logger == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	h.Logger.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "wootric: panic "+doing,
+		slog.String("remote_addr", r.RemoteAddr), slog.String("stack", string(debug.Stack())))
 }

@@ -187,9 +187,8 @@ func (h *Handler) report(d *delivery, err error) Report {
 	case aborted(err):
 		rep.Status = 0
 	}
-	if e := d.event; e != nil {
-		rep.EventType, rep.SurveyMode = e.Type, e.SurveyMode
-		rep.ObjectID, _ = e.object()
+	if d.event != nil {
+		rep.EventType, rep.SurveyMode, rep.ObjectID = d.typ, d.mode, d.id
 	}
 	if !d.start.IsZero() {
 		rep.Duration = time.Since(d.start)

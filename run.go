@@ -66,12 +66,15 @@ func ClaimFromContext(ctx context.Context) (Claim, bool) {
 // runContext is the context of a run: the request's values, with the event
 // and the claim; a deadline; and no cancellation from the request, so that
 // a run the sender has hung up on can still succeed. The request's
-// goroutine ends it when the deadline passes, or when the run returns.
+// goroutine ends it when the deadline passes, or when the run returns; Err
+// ends it too if it finds the deadline passed, so that a run that checks
+// its context before it takes effect gets the clock's answer, however late
+// the request's goroutine is scheduled on a busy machine.
 type runContext struct {
 	context.Context // the request's, for its values, without its cancellation
 	values          runValues
-	deadline        time.Time     // zero for none
-	done            chan struct{} // nil without a deadline: never closed
+	deadline        time.Time // zero for none
+	done            chan struct{}
 
 	mu  sync.Mutex
 	err error // set when done is closed
@@ -83,6 +86,9 @@ func (c *runContext) Done() <-chan struct{}       { return c.done }
 func (c *runContext) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err == nil && !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		c.endLocked(context.DeadlineExceeded)
+	}
 	return c.err
 }
 
@@ -99,35 +105,40 @@ func (c *runContext) String() string { return "wootric.runContext" }
 func (c *runContext) end(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.endLocked(err)
+}
+
+func (c *runContext) endLocked(err error) {
 	if c.err == nil {
 		c.err = err
 		close(c.done)
 	}
 }
 
-// run runs d's event: the callbacks registered for its type, then next if
-// it is not nil, with a runContext that ends at deadline (never if
+// run runs d's event: fns, the callbacks registered for its type, then
+// next if it is not nil, with a runContext that ends at deadline (never if
 // deadline is zero).
 //
 // With a deadline the run goes on a goroutine of its own, and run returns
 // at the deadline if the run has not: its error is then ErrCallbackTimeout,
-// and late is where the run's own result arrives when it ends. A run that
-// fails after its deadline has timed out, whatever it returned.
+// and late is where the run's own result arrives when it ends. A run whose
+// deadline has passed before it begins does not begin. A run that fails
+// after its deadline has timed out, whatever it returned.
 //
-// If next returned without panicking, its answer is in d.answer.
-func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline time.Time) (late <-chan error, err error) {
+// If next returned a final answer without panicking, it is in d.answer.
+func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Handler, deadline time.Time) (late <-chan error, err error) {
 	defer d.lap(StageRun)
-	e := d.event
-	var fns []Callback
-	if m := h.callbacks.Load(); m != nil {
-		fns = (*m)[e.Type]
-	}
 	if len(fns) == 0 && next == nil {
 		return nil, nil
 	}
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return nil, d.callbackError(ErrCallbackTimeout)
+	}
+	e := d.event
 	// WithoutCancel also hides the request's cancellation from
 	// context.Cause and from contexts derived from this one.
-	ctx := &runContext{Context: context.WithoutCancel(r.Context()), values: runValues{event: e, claim: d.claim}, deadline: deadline}
+	ctx := &runContext{Context: context.WithoutCancel(r.Context()), values: runValues{event: e, claim: d.claim},
+		deadline: deadline, done: make(chan struct{})}
 	var a *answer
 	if next != nil {
 		a = &answer{header: make(http.Header)}
@@ -135,16 +146,17 @@ func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline 
 		r.Body = io.NopCloser(bytes.NewReader(e.Raw))
 	}
 	keep := func(err error) error {
-		if a != nil && a.returned && !a.over {
+		if a != nil && a.returned && !a.over && a.code >= 200 {
 			d.answer = a
 		}
 		return err
 	}
 	if deadline.IsZero() {
-		return nil, keep(runEvent(ctx, fns, e, next, a, r))
+		err := runEvent(ctx, fns, e, next, a, r)
+		ctx.end(context.Canceled) // as a context's cancel does once its work is done
+		return nil, keep(err)
 	}
 
-	ctx.done = make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		var err error = callbackError(e, errGoexit) // unless runEvent returns
@@ -155,13 +167,13 @@ func (h *Handler) run(r *http.Request, d *delivery, next http.Handler, deadline 
 	defer timer.Stop()
 	select {
 	case err = <-done:
-		ctx.end(context.Canceled) // as a context's cancel does once its work is done
+		ctx.end(context.Canceled)
 	case <-timer.C:
 		ctx.end(context.DeadlineExceeded)
 		select {
 		case err = <-done: // it ended as the deadline passed
 		default:
-			return done, callbackError(e, ErrCallbackTimeout)
+			return done, d.callbackError(ErrCallbackTimeout)
 		}
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
@@ -197,10 +209,16 @@ func runEvent(ctx context.Context, fns []Callback, e *Event, next http.Handler, 
 		return callbackError(e, errAnswerTooLarge)
 	case a.code == 0:
 		a.code = http.StatusOK // as net/http answers a handler that wrote nothing
-	case a.code < 200 || a.code > 299:
+	case a.code < 200 || a.code > 299: // 101 too, which run does not send
 		return callbackError(e, fmt.Errorf("next handler answered %d", a.code))
 	}
 	return nil
+}
+
+// callbackError returns the *CallbackError of d's run with err, from what
+// d read of the event when it was decoded.
+func (d *delivery) callbackError(err error) *CallbackError {
+	return &CallbackError{Type: d.typ, ID: d.id, Err: err}
 }
 
 func callbackError(e *Event, err error) *CallbackError {
@@ -244,13 +262,14 @@ type answer struct {
 
 func (a *answer) Header() http.Header { return a.header }
 
-// WriteHeader keeps the first final status; informational ones (1xx) are
+// WriteHeader keeps the first final status, as net/http tells them: 101
+// Switching Protocols is final, other 1xx statuses are informational and
 // not passed on.
 func (a *answer) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http does
 	}
-	if a.code == 0 && code >= 200 {
+	if a.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		a.code = code
 	}
 }

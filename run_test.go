@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -494,5 +495,246 @@ func TestRunContextHidesTheRequestsCancellation(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), delivery(t, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON), testSecret, "").WithContext(parent))
 	if cause != nil || derived != nil {
 		t.Errorf("context.Cause = %v and a derived context's Err = %v, want nil: the run's context does not end with the request", cause, derived)
+	}
+}
+
+// chanLog is a slog.Handler that sends each record on the channel, for a
+// test to wait for a record written off the request's goroutine.
+type chanLog chan logRecord
+
+func (l chanLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l chanLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l chanLog) WithGroup(string) slog.Handler            { return l }
+func (l chanLog) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
+	r.Attrs(func(a slog.Attr) bool { rec.attrs[a.Key] = a.Value.String(); return true })
+	l <- rec
+	return nil
+}
+
+// flakyComplete is a Deduplicator whose first fails Completes fail before
+// reaching the store, and which calls beforeLast before the one after them.
+type flakyComplete struct {
+	wootric.Deduplicator
+	fails      int32
+	n          atomic.Int32
+	beforeLast func()
+}
+
+func (s *flakyComplete) Complete(ctx context.Context, key, token string, ttl time.Duration) error {
+	switch n := s.n.Add(1); {
+	case n <= s.fails:
+		return wootric.ErrDedupStore
+	case n == s.fails+1 && s.beforeLast != nil:
+		s.beforeLast()
+	}
+	return s.Deduplicator.Complete(ctx, key, token, ttl)
+}
+
+// TestRunKeepsPartOfTheLeaseToComplete: a run that heeds its context and
+// ends just inside its deadline must still be recorded within the lease,
+// Complete's retries included, or a copy takes the key and runs again.
+func TestRunKeepsPartOfTheLeaseToComplete(t *testing.T) {
+	const lease = 400 * time.Millisecond
+	mem := &wootric.MemoryDeduplicator{}
+	var effects atomic.Int32
+	heed := func(ctx context.Context) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		effects.Add(1)
+		return nil
+	}
+	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
+	b := wootric.NewHandler(testSecret) // another replica
+	b.Dedup, b.DedupLease = mem, lease
+	b.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error { return heed(ctx) })
+	bCode := 0
+	a := wootric.NewHandler(testSecret)
+	a.Dedup = &flakyComplete{Deduplicator: mem, fails: 2, beforeLast: func() { bCode = serve(t, b, body).Code }}
+	a.DedupLease, a.CallbackTimeout = lease, -1
+	a.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		dl, _ := ctx.Deadline()
+		select {
+		case <-time.After(time.Until(dl) - 100*time.Millisecond): // ends 100ms inside its deadline
+		case <-ctx.Done():
+		}
+		return heed(ctx)
+	})
+	aCode := serve(t, a, body).Code
+	if n := effects.Load(); n != 1 {
+		t.Errorf("event took effect %d times (answers %d and %d), want once: every run heeded its context and ended inside its deadline", n, aCode, bCode)
+	}
+}
+
+// TestRunEventChangedAfterTheDeadline: a callback may change its event; one
+// that does so after its deadline must not race with the answer and the
+// Report, which the request's goroutine writes meanwhile.
+func TestRunEventChangedAfterTheDeadline(t *testing.T) {
+	wrote, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	var rep wootric.Report
+	h := wootric.NewHandler(testSecret)
+	h.CallbackTimeout = 20 * time.Millisecond
+	h.Observe = func(_ *http.Request, r wootric.Report) { rep = r }
+	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		<-ctx.Done()
+		e.Response.ID++
+		e.Type = "changed"
+		close(wrote)
+		<-release
+		return nil
+	})
+	if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 {
+		t.Fatalf("answer %d, want 503", code)
+	}
+	<-wrote
+	if rep.EventType != wootric.ResponseCreated || rep.ObjectID != 1128 {
+		t.Errorf("Report = %s %d, want the event as decoded", rep.EventType, rep.ObjectID)
+	}
+}
+
+// panicStore is a Deduplicator whose Complete panics.
+type panicStore struct{ wootric.MemoryDeduplicator }
+
+func (s *panicStore) Complete(context.Context, string, string, time.Duration) error {
+	panic("store bug")
+}
+
+// TestRunLateOutcomesAreLogged: a run that ends after its deadline is
+// logged, success or failure, with a panic's stack; and a panic while
+// settling it, off the request's goroutine, is logged rather than ending
+// the program.
+func TestRunLateOutcomesAreLogged(t *testing.T) {
+	tests := []struct {
+		name  string
+		store wootric.Deduplicator
+		late  func() error
+		level slog.Level
+		msg   string
+		stack bool
+	}{
+		{"success", &wootric.MemoryDeduplicator{}, func() error { return nil }, slog.LevelWarn, "recorded as run", false},
+		{"failure", &wootric.MemoryDeduplicator{}, func() error { return errors.New("crm down") }, slog.LevelError, "failed after its deadline", false},
+		{"panic", &wootric.MemoryDeduplicator{}, func() error { panic("late bug") }, slog.LevelError, "failed after its deadline", true},
+		{"store panics completing", &panicStore{}, func() error { return nil }, slog.LevelError, "panic settling", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			records := make(chan logRecord, 4)
+			hang := make(chan struct{})
+			h := wootric.NewHandler(testSecret)
+			h.Dedup, h.CallbackTimeout, h.Logger = tc.store, 20*time.Millisecond, slog.New(chanLog(records))
+			h.OnResponseCreated(func(context.Context, *wootric.Event) error { <-hang; return tc.late() })
+			if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 {
+				t.Fatalf("answer %d, want 503", code)
+			}
+			<-records // the timeout's
+			close(hang)
+			r := <-records
+			if r.level != tc.level || !strings.Contains(r.msg, tc.msg) || (r.attrs["stack"] != "") != tc.stack {
+				t.Errorf("record %q at %v, stack %v; want %q at %v, stack %v", r.msg, r.level, r.attrs["stack"] != "", tc.msg, tc.level, tc.stack)
+			}
+		})
+	}
+}
+
+// TestRunNextAnswering101Fails: 101 is a final status to net/http, and not
+// a 2xx: the run fails, and the 101 is not sent.
+func TestRunNextAnswering101Fails(t *testing.T) {
+	var runs atomic.Int32
+	h := wootric.NewHandler(testSecret)
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	mw := h.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if runs.Add(1) == 1 {
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			return
+		}
+		w.WriteHeader(http.StatusEarlyHints) // informational: not the answer
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
+	if code := serve(t, mw, body).Code; code != 500 {
+		t.Errorf("next answered 101: the Handler answered %d, want 500", code)
+	}
+	if code := serve(t, mw, body).Code; code != 204 || runs.Load() != 2 {
+		t.Errorf("retry answered %d with next run %d times, want 204 and 2", code, runs.Load())
+	}
+}
+
+// TestRunContextEndsWithoutADeadline: with no deadline at all, the run's
+// context still ends when the run returns.
+func TestRunContextEndsWithoutADeadline(t *testing.T) {
+	var kept context.Context
+	h := wootric.NewHandler(testSecret)
+	h.CallbackTimeout = -1
+	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		if _, ok := ctx.Deadline(); ok || ctx.Err() != nil {
+			t.Errorf("context without a deadline: Deadline ok %v, Err %v", ok, ctx.Err())
+		}
+		kept = ctx
+		return nil
+	})
+	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	select {
+	case <-kept.Done():
+	default:
+		t.Errorf("run's context after the run returned: Err() = %v; want it ended", kept.Err())
+	}
+}
+
+// TestRunCallbacksAreThoseRegisteredWhenVerified: a callback registered
+// while the delivery is being claimed is not one of its run's.
+func TestRunCallbacksAreThoseRegisteredWhenVerified(t *testing.T) {
+	var late atomic.Int32
+	h := wootric.NewHandler(testSecret)
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	h.Dedup = &store{beforeClaim: func() {
+		h.OnResponseCreated(func(context.Context, *wootric.Event) error { late.Add(1); return nil })
+	}}
+	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	if late.Load() != 0 {
+		t.Errorf("a callback registered after verification, during Claim, ran %d times", late.Load())
+	}
+}
+
+// TestRunDeadlinePassedBeforeItBegins: a run whose deadline passed while
+// the event was being claimed does not begin.
+func TestRunDeadlinePassedBeforeItBegins(t *testing.T) {
+	const timeout = 20 * time.Millisecond
+	var runs atomic.Int32
+	var got error
+	d := &store{beforeClaim: func() { time.Sleep(2 * timeout) }}
+	h := wootric.NewHandler(testSecret)
+	h.Dedup, h.CallbackTimeout = d, timeout
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
+	keepErrors(h, &got)
+	if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 || runs.Load() != 0 || d.releases.Load() != 1 {
+		t.Errorf("answer %d with %d runs and %d releases (%v), want 503, none, and the claim released", code, runs.Load(), d.releases.Load(), got)
+	}
+}
+
+// TestRunClaimWithItsLeaseSpentIsLoggedAsAWarning: a store slower than the
+// lease is a problem to see, not an ordinary copy in progress.
+func TestRunClaimWithItsLeaseSpentIsLoggedAsAWarning(t *testing.T) {
+	const lease = 20 * time.Millisecond
+	logs := &logRecords{}
+	h := wootric.NewHandler(testSecret)
+	h.Dedup, h.DedupLease, h.Logger = &store{beforeClaim: func() { time.Sleep(2 * lease) }}, lease, slog.New(logs)
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	if !logs.has(slog.LevelWarn, "lease had passed") {
+		t.Errorf("records %+v, want a Warn saying the lease had passed", logs.records)
+	}
+}
+
+// TestRunRetryAfterWithAHugeLease: Retry-After, the lease in whole
+// seconds, does not overflow.
+func TestRunRetryAfterWithAHugeLease(t *testing.T) {
+	h := wootric.NewHandler(testSecret)
+	h.Dedup, h.DedupLease = &store{claimResult: wootric.ClaimInProgress}, time.Duration(math.MaxInt64)
+	w := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	if ra := w.Header().Get("Retry-After"); ra != "9223372037" {
+		t.Errorf("Retry-After = %q, want 9223372037", ra)
 	}
 }

@@ -25,8 +25,9 @@ import (
 //
 //   - one call to d in ten fails, half of them before reaching the store
 //     and half after it, their answer lost;
-//   - callbacks fail one run in five: they return an error, panic, or
-//     hang until their context ends;
+//   - callbacks fail one run in seven: they return an error, panic, or
+//     hang until their context ends; and one run in twenty succeeds after
+//     its deadline, having ignored its context, to be recorded late;
 //   - one replica serves through [wootric.Handler.Middleware], whose next
 //     fails as often: it answers 500, panics, answers 200 and then panics,
 //     writes past [wootric.MaxNextAnswerBytes], tries to hijack the
@@ -69,6 +70,10 @@ func TestFaults(t *testing.T, d wootric.Deduplicator) {
 		case n == 2:
 			<-ctx.Done()
 			return ctx.Err()
+		case n == 3: // ignores its context, and succeeds late
+			<-ctx.Done()
+			ledger[i].successes.Add(1)
+			return nil
 		}
 		return succeed(ctx, i)
 	}

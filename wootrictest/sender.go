@@ -33,6 +33,9 @@ type fleetSender struct {
 func (s *fleetSender) send(i, copy int, body []byte) {
 	stop := time.Now().Add(s.patience)
 	for attempt := 0; ; attempt++ {
+		if s.fails.Load() > 0 {
+			return // the test has failed: the other copies stop too
+		}
 		if time.Now().After(stop) {
 			s.t.Errorf("event %d copy %d: not acknowledged after %d attempts in %v", i, copy, attempt, s.patience)
 			s.fails.Add(1)
