@@ -132,7 +132,8 @@ type Handler struct {
 	// than its body's), and an Error record for one processed whose claim
 	// Dedup could not complete. A run that succeeds after its deadline,
 	// once its delivery has been answered 503, gets a Warn record of its
-	// own, or an Error one if its claim could not be completed.
+	// own, or an Error one if its claim could not be completed; one that
+	// panics after it, an Error record with the stack.
 	// No record holds a secret, a MAC, or a value from the payload. A
 	// callback's error is logged as it returned it; a panic is logged
 	// with its stack but not its value.

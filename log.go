@@ -76,16 +76,19 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 }
 
 // logLate writes the record of a run that ended with err after its
-// deadline, once its delivery d had been answered 503. claimed is whether
-// it held a Dedup claim, which settle has completed or released.
+// deadline, once its delivery d had been answered 503 and logged as timed
+// out: a success, or a panic, with its stack. A plain failure is what the
+// timeout's record said already. claimed is whether it held a Dedup claim,
+// which settle has completed or released.
 func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err error) {
-	if h.Logger == nil {
+	var ce *CallbackError
+	if h.Logger == nil || err != nil && !(errors.As(err, &ce) && ce.Panic != nil) {
 		return
 	}
 	level, msg, reason := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate", d.unstored
 	switch {
 	case err != nil:
-		level, msg, reason = slog.LevelError, "wootric: callback failed after its deadline", err
+		level, msg, reason = slog.LevelError, "wootric: callback panicked after its deadline", err
 	case !claimed:
 		msg = "wootric: callback succeeded after its deadline; without Dedup the sender's retry runs it again"
 	case errors.Is(d.unstored, ErrClaimLost):
@@ -102,8 +105,7 @@ func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err error)
 		attrs = append(attrs, slog.String("reason", reason.Error()))
 	}
 	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.String("event_type", string(d.typ)), slog.Int64("object_id", d.id))
-	var ce *CallbackError
-	if errors.As(err, &ce) && ce.stack != nil {
+	if ce != nil && ce.stack != nil {
 		attrs = append(attrs, slog.String("stack", string(ce.stack)))
 	}
 	h.Logger.LogAttrs(ctx, level, msg, attrs...)

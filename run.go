@@ -122,8 +122,9 @@ func (c *runContext) endLocked(err error) {
 // With a deadline the run goes on a goroutine of its own, and run returns
 // at the deadline if the run has not: its error is then ErrCallbackTimeout,
 // and late is where the run's own result arrives when it ends. A run whose
-// deadline has passed before it begins does not begin. A run that fails
-// after its deadline has timed out, whatever it returned.
+// deadline has passed before it begins does not begin. A run that failed
+// once its context had ended with the deadline has timed out, whatever it
+// returned.
 //
 // If next returned a final answer without panicking, it is in d.answer.
 func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Handler, deadline time.Time) (late <-chan error, err error) {
@@ -170,11 +171,7 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 		ctx.end(context.Canceled)
 	case <-timer.C:
 		ctx.end(context.DeadlineExceeded)
-		select {
-		case err = <-done: // it ended as the deadline passed
-		default:
-			return done, d.callbackError(ErrCallbackTimeout)
-		}
+		return done, d.callbackError(ErrCallbackTimeout)
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = timedOut(e, err)
