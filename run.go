@@ -160,23 +160,30 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 
 	done := make(chan error, 1)
 	go func() {
-		var err error = callbackError(e, errGoexit) // unless runEvent returns
-		defer func() { done <- err }()
+		var err error
+		returned := false
+		defer func() {
+			if !returned {
+				err = callbackError(e, errGoexit)
+			}
+			done <- err
+		}()
 		err = runEvent(ctx, fns, e, next, a, r)
+		returned = true
 	}()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case err = <-done:
+		if err != nil && ctx.Err() == context.DeadlineExceeded {
+			err = timedOut(e, err)
+		}
 		ctx.end(context.Canceled)
+		return nil, keep(err)
 	case <-timer.C:
 		ctx.end(context.DeadlineExceeded)
 		return done, d.callbackError(ErrCallbackTimeout)
 	}
-	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		err = timedOut(e, err)
-	}
-	return nil, keep(err)
 }
 
 // runEvent runs fns in turn with ctx, stopping at the first that fails,
