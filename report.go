@@ -24,7 +24,9 @@ type Report struct {
 	// Unrecorded is, for a processed event, why Dedup could not record it
 	// as run (a duplicate of it may run again); nil otherwise.
 	Unrecorded error
-	// Status is the HTTP status of the answer: next's, for Middleware.
+	// Status is the HTTP status of the answer: next's, for Middleware; 0
+	// when the connection was cut without one, for a callback or next that
+	// panicked with http.ErrAbortHandler.
 	Status int
 
 	// EventType, SurveyMode and ObjectID (the response's or decline's id)
