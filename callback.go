@@ -8,9 +8,10 @@ import "context"
 // Callback is a function a Handler runs for each delivery of the event type
 // it is registered for. ctx carries the request's values, and e, which
 // [EventFromContext] also returns from it, and with Dedup the claim
-// ([ClaimFromContext]); it ends when the Handler's CallbackTimeout (or a
-// Dedup claim's lease) passes, and not when the sender hangs up, so that a
-// run the sender gave up on can still succeed. An error or a panic makes
+// ([ClaimFromContext]); it ends at the run's deadline (the Handler's
+// CallbackTimeout, or three quarters into a Dedup claim's lease, whichever
+// comes first), and not when the sender hangs up, so that a run the sender
+// gave up on can still succeed. An error or a panic makes
 // the Handler answer 500, and a callback still running at the deadline
 // 503, so that Wootric sends the delivery again. Callbacks run on a
 // goroutine of their own, one after the other. Later callbacks, and next

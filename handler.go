@@ -80,7 +80,7 @@ type Handler struct {
 	// retry is a duplicate, or released. With Dedup, the claim's lease
 	// bounds the run too. Zero means DefaultCallbackTimeout (20 seconds);
 	// a negative value waits for the run however long it takes, unless
-	// Dedup's lease ends first.
+	// three quarters of Dedup's lease end first.
 	CallbackTimeout time.Duration
 
 	// Dedup, if not nil, makes each event run once, even when Wootric
@@ -130,7 +130,9 @@ type Handler struct {
 	// for each duplicate and each copy in progress, a Debug record for each
 	// delivery processed (Warn if its Content-Type names another format
 	// than its body's), and an Error record for one processed whose claim
-	// Dedup could not complete. A run that succeeds after its deadline,
+	// Dedup could not complete, and a Warn record for a claim given back
+	// because its lease had passed when Claim returned (a store slower
+	// than DedupLease). A run that succeeds after its deadline,
 	// once its delivery has been answered 503, gets a Warn record of its
 	// own, or an Error one if its claim could not be completed; one that
 	// panics after it, an Error record with the stack.
@@ -429,8 +431,7 @@ func (h *Handler) settleLate(r *http.Request, d delivery, late <-chan error) {
 	}()
 	claimed := d.claim != nil
 	err := <-late
-	_ = h.settle(r.Context(), &d, err)
-	h.logLate(r, &d, claimed, err)
+	h.logLate(r, &d, claimed, err, h.settle(r.Context(), &d, err))
 }
 
 // The settling of a claim: how long it may take in all, which goes on

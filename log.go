@@ -77,18 +77,24 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 
 // logLate writes the record of a run that ended with err after its
 // deadline, once its delivery d had been answered 503 and logged as timed
-// out: a success, or a panic, with its stack. A plain failure is what the
-// timeout's record said already. claimed is whether it held a Dedup claim,
-// which settle has completed or released.
-func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err error) {
+// out: a success; a panic, with its stack; or a failure whose claim could
+// not be released. A plain failure is what the timeout's record said
+// already. claimed is whether it held a Dedup claim, and settled what
+// settle returned: err itself, or err joined with the store's error
+// releasing the claim.
+func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err, settled error) {
 	var ce *CallbackError
-	if h.Logger == nil || err != nil && !(errors.As(err, &ce) && ce.Panic != nil) {
+	panicked := errors.As(err, &ce) && ce.Panic != nil
+	unreleased := settled != err
+	if h.Logger == nil || err != nil && !panicked && !unreleased {
 		return
 	}
 	level, msg, reason := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate", d.unstored
 	switch {
-	case err != nil:
+	case panicked:
 		level, msg, reason = slog.LevelError, "wootric: callback panicked after its deadline", err
+	case err != nil:
+		level, msg, reason = slog.LevelError, "wootric: callback failed after its deadline, and its claim could not be released: it is held until its lease ends", settled
 	case !claimed:
 		msg = "wootric: callback succeeded after its deadline; without Dedup the sender's retry runs it again"
 	case errors.Is(d.unstored, ErrClaimLost):

@@ -68,8 +68,9 @@ func ClaimFromContext(ctx context.Context) (Claim, bool) {
 // a run the sender has hung up on can still succeed. The request's
 // goroutine ends it when the deadline passes, or when the run returns; Err
 // ends it too if it finds the deadline passed, so that a run that checks
-// its context before it takes effect gets the clock's answer, however late
-// the request's goroutine is scheduled on a busy machine.
+// Err before it takes effect gets the clock's answer, however late the
+// request's goroutine is scheduled on a busy machine. (Contexts derived
+// from it learn of the deadline through Done, when it closes.)
 type runContext struct {
 	context.Context // the request's, for its values, without its cancellation
 	values          runValues
@@ -122,8 +123,8 @@ func (c *runContext) endLocked(err error) {
 // With a deadline the run goes on a goroutine of its own, and run returns
 // at the deadline if the run has not: its error is then ErrCallbackTimeout,
 // and late is where the run's own result arrives when it ends. A run whose
-// deadline has passed before it begins does not begin. A run that failed
-// once its context had ended with the deadline has timed out, whatever it
+// deadline has passed before it begins does not begin. A run whose failure
+// is received once its deadline has passed has timed out, whatever it
 // returned.
 //
 // If next returned a final answer without panicking, it is in d.answer.
@@ -192,12 +193,22 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 // on: it may run on a goroutine of its own, where a panic would end the
 // program.
 func runEvent(ctx context.Context, fns []Callback, e *Event, next http.Handler, a *answer, r *http.Request) (err error) {
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		// recover is nil after panic(nil) under GODEBUG=panicnil=1, which
+		// fails the run all the same, as does runtime.Goexit.
+		if v := recover(); v != nil || !returned {
 			id, _ := e.object()
 			err = &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
 		}
 	}()
+	err = runSteps(ctx, fns, e, next, a, r)
+	returned = true
+	return err
+}
+
+// runSteps is runEvent's work, without its guard.
+func runSteps(ctx context.Context, fns []Callback, e *Event, next http.Handler, a *answer, r *http.Request) error {
 	for _, fn := range fns {
 		if err := fn(ctx, e); err != nil {
 			return callbackError(e, err)

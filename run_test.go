@@ -738,3 +738,45 @@ func TestRunRetryAfterWithAHugeLease(t *testing.T) {
 		t.Errorf("Retry-After = %q, want 9223372037", ra)
 	}
 }
+
+// TestRunPanicNilFailsTheRun: under GODEBUG=panicnil=1, the default of a
+// main module written for Go 1.20 or older, recover returns nil after
+// panic(nil); the run has failed all the same.
+func TestRunPanicNilFailsTheRun(t *testing.T) {
+	t.Setenv("GODEBUG", "panicnil=1")
+	var runs atomic.Int32
+	h := wootric.NewHandler(testSecret)
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+		if runs.Add(1) == 1 {
+			panic(nil)
+		}
+		return nil
+	})
+	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
+	if code := serve(t, h, body).Code; code != 500 {
+		t.Errorf("callback panicked with nil: answer %d, want 500", code)
+	}
+	if code := serve(t, h, body).Code; code != 200 || runs.Load() != 2 {
+		t.Errorf("retry answered %d with %d runs, want 200 and 2", code, runs.Load())
+	}
+}
+
+// TestRunLateFailureWhoseReleaseFailsIsLogged: a claim left held after a
+// late failure holds the event up for its lease: the log says so.
+func TestRunLateFailureWhoseReleaseFailsIsLogged(t *testing.T) {
+	records := make(chan logRecord, 4)
+	hang := make(chan struct{})
+	h := wootric.NewHandler(testSecret)
+	h.Dedup, h.CallbackTimeout = &store{releaseErr: errors.New("redis: connection refused")}, 20*time.Millisecond
+	h.Logger = slog.New(chanLog(records))
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { <-hang; return errors.New("crm down") })
+	if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 {
+		t.Fatalf("answer %d, want 503", code)
+	}
+	<-records // the timeout's
+	close(hang)
+	if r := <-records; r.level != slog.LevelError || !strings.Contains(r.msg, "could not be released") || !strings.Contains(r.attrs["reason"], "connection refused") {
+		t.Errorf("record %q at %v (reason %q), want an Error saying the claim could not be released", r.msg, r.level, r.attrs["reason"])
+	}
+}

@@ -240,6 +240,12 @@ func (d *Deduplicator) Complete(ctx context.Context, key, token string, ttl time
 // then roll tx back and return the error, for the event is the other
 // claim's to run. Its other errors wrap wootric.ErrDedupStore.
 //
+// Once tx commits, the event counts as run, whatever follows: use it in
+// the run's last step, the last callback registered for the event's type
+// (and not before a next, after Middleware, that may still fail), with
+// every effect of the event in tx. A later step that fails cannot undo the
+// completion, and the sender's retry is acknowledged as a duplicate.
+//
 // This makes the effects in tx commit exactly once, even when the claim's
 // lease runs out while the callback runs. A Claim of the key by another
 // replica, once the lease has run out, waits for tx: if tx commits, the

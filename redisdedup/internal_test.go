@@ -3,6 +3,7 @@ package redisdedup
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -72,5 +73,26 @@ func TestWaitReplicasNeedsAClient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMillisRoundsUpWithoutOverflow: PX takes whole milliseconds, at least
+// one; a lease or TTL near the largest Duration must not wrap around to 1.
+func TestMillisRoundsUpWithoutOverflow(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want int64
+	}{
+		{0, 1},
+		{time.Nanosecond, 1},
+		{time.Millisecond, 1},
+		{time.Millisecond + 1, 2},
+		{time.Minute, 60000},
+		{math.MaxInt64, math.MaxInt64/int64(time.Millisecond) + 1},
+	}
+	for _, tc := range tests {
+		if got := millis(tc.d); got != tc.want {
+			t.Errorf("millis(%v) = %d, want %d", tc.d, got, tc.want)
+		}
 	}
 }

@@ -13,9 +13,9 @@
 // delivery that runs costs two. Complete and Release change a key only while
 // it holds their claim's token, so a replica whose lease ran out cannot
 // complete or free a claim another replica has taken since; this is Redis's
-// documented lock pattern. Each script gives the same answer when sent again
-// with the same token, so a claim or a completion whose reply was lost, and
-// that go-redis sends again, still succeeds. A cluster works too: each
+// documented lock pattern. Each script, sent again with the same token and
+// the key as it left it, gives the same answer, so a claim or a completion
+// whose reply was lost, and that go-redis sends again, still succeeds. A cluster works too: each
 // script touches one key. The scripts need Redis 6.0 or later.
 //
 // Redis must keep the keys it is given: an eviction policy that removes
@@ -258,5 +258,9 @@ func newToken() (string, error) {
 
 // millis returns d in whole milliseconds, at least 1, as PX and WAIT take it.
 func millis(d time.Duration) int64 {
-	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+	ms := int64(d / time.Millisecond) // rounded up below: d+999µs could overflow
+	if d%time.Millisecond > 0 {
+		ms++
+	}
+	return max(ms, 1)
 }
