@@ -1,3 +1,3 @@
 module github.com/wootric-go/wootric
 
-go 1.22
+go 1.24

@@ -136,7 +136,9 @@ type Handler struct {
 	// once its delivery has been answered 503, gets a Warn record of its
 	// own, or an Error one if its claim could not be completed; one that
 	// panics after it, an Error record with the stack.
-	// No record holds a secret, a MAC, or a value from the payload. A
+	// No record holds a secret, a MAC, or a value from the payload but the
+	// event's type, as EventType.String prints it, quoted unless it has
+	// the shape of one, and its object id. A
 	// callback's error is logged as it returned it; a panic is logged
 	// with its stack but not its value.
 	Logger *slog.Logger

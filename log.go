@@ -66,7 +66,7 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 		attrs = append(attrs, slog.Bool("content_type_mismatch", true))
 	}
 	if rep.EventType != "" {
-		attrs = append(attrs, slog.String("event_type", string(rep.EventType)), slog.Int64("object_id", rep.ObjectID))
+		attrs = append(attrs, slog.String("event_type", rep.EventType.String()), slog.Int64("object_id", rep.ObjectID))
 	}
 	var ce *CallbackError
 	if errors.As(err, &ce) && ce.stack != nil {
@@ -110,7 +110,7 @@ func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err, settl
 	if reason != nil {
 		attrs = append(attrs, slog.String("reason", reason.Error()))
 	}
-	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.String("event_type", string(d.typ)), slog.Int64("object_id", d.id))
+	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.String("event_type", d.typ.String()), slog.Int64("object_id", d.id))
 	if ce != nil && ce.stack != nil {
 		attrs = append(attrs, slog.String("stack", string(ce.stack)))
 	}

@@ -161,3 +161,22 @@ func TestHandlerLogsDuplicates(t *testing.T) {
 		t.Errorf("records %+v, want a processed one and an Info duplicate of decline 19", logs.records)
 	}
 }
+
+// TestHandlerLogsAnOddEventTypeQuoted: the event's type comes from the
+// payload; a record quotes and bounds one without the shape of a type, so
+// that it cannot forge a line of a text log.
+func TestHandlerLogsAnOddEventTypeQuoted(t *testing.T) {
+	logs := &logRecords{}
+	h := wootric.NewHandler(testSecret)
+	h.Logger = slog.New(logs)
+	h.On("response.created\nlevel=ERROR msg=forged", func(context.Context, *wootric.Event) error { return errors.New("crm down") })
+	serve(t, h, []byte(`{"response":{"id":5,"score":9},"event_name":"created\nlevel=ERROR msg=forged"}`))
+	for _, r := range logs.records {
+		if v := r.attrs["event_type"]; v != `"response.created\nlevel=ERROR msg=forged"` || strings.Contains(r.attrs["reason"], "\n") {
+			t.Errorf("record %q: event_type %s, reason %q; want both with the type quoted", r.msg, v, r.attrs["reason"])
+		}
+	}
+	if len(logs.records) != 1 {
+		t.Errorf("%d records, want 1", len(logs.records))
+	}
+}

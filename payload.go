@@ -1,11 +1,51 @@
 package wootric
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // EventType names an event: the payload's object ("response" or "decline"),
 // a dot and its event_name, such as "response.created". Types this package
 // has no constant for, such as a future "response.deleted", are valid too.
 type EventType string
+
+// maxTypeName is the longest EventType that String returns as it is.
+const maxTypeName = 64
+
+// String returns t as it is when it has the shape of a type: an object and
+// an event name, each of lower-case letters, digits and underscores, joined
+// by a dot, in at most 64 bytes. It returns any other t quoted as a Go
+// string, cut after 64 bytes with "..." after the quotes, so that a type
+// read from a payload, printed or logged, cannot break a line, reach a
+// terminal as a control sequence, or fill a log.
+func (t EventType) String() string {
+	if t.wellFormed() {
+		return string(t)
+	}
+	if len(t) > maxTypeName {
+		return strconv.Quote(string(t[:maxTypeName])) + "..."
+	}
+	return strconv.Quote(string(t))
+}
+
+// wellFormed reports whether t has the shape of a type, as String says.
+func (t EventType) wellFormed() bool {
+	object, name, ok := strings.Cut(string(t), ".")
+	return ok && len(t) <= maxTypeName && isWord(object) && isWord(name)
+}
+
+// isWord reports whether s is a non-empty run of lower-case letters,
+// digits and underscores.
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // The event types Wootric documents.
 const (

@@ -2,6 +2,8 @@ package wootric_test
 
 import (
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/wootric-go/wootric"
@@ -112,6 +114,31 @@ func TestPayloadFieldsAreExported(t *testing.T) {
 			if f := typ.Field(i); !f.IsExported() {
 				t.Errorf("%s.%s is unexported", typ.Name(), f.Name)
 			}
+		}
+	}
+}
+
+func TestEventTypeString(t *testing.T) {
+	long := wootric.EventType("response." + strings.Repeat("a", 100))
+	tests := []struct {
+		t    wootric.EventType
+		want string
+	}{
+		{wootric.ResponseCreated, "response.created"},
+		{"response.deleted_2", "response.deleted_2"},
+		{"response./../../escaped", `"response./../../escaped"`},
+		{"response.created\nlevel=ERROR", `"response.created\nlevel=ERROR"`},
+		{"response.created\x1b[2J", `"response.created\x1b[2J"`},
+		{"Response.Created", `"Response.Created"`},
+		{"response", `"response"`},
+		{"response.a.b", `"response.a.b"`},
+		{".created", `".created"`},
+		{"", `""`},
+		{long, strconv.Quote(string(long[:64])) + "..."},
+	}
+	for _, tc := range tests {
+		if got := tc.t.String(); got != tc.want {
+			t.Errorf("EventType(%q).String() = %s, want %s", string(tc.t), got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 module github.com/wootric-go/wootric/pgdedup
 
-go 1.23.0
+go 1.24
 
 require (
 	github.com/jackc/pgx/v5 v5.7.6

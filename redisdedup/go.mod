@@ -1,6 +1,6 @@
 module github.com/wootric-go/wootric/redisdedup
 
-go 1.22
+go 1.24
 
 require (
 	github.com/redis/go-redis/v9 v9.18.0

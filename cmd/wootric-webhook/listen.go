@@ -15,10 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/wootric-go/wootric"
 )
@@ -30,7 +32,7 @@ func listenCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 	forwardSecret := fs.String("forward-secret", "", "secret to sign forwarded deliveries with (default the listen secret)")
 	save := fs.String("save", "", "write each verified delivery to a file in this directory, for replay")
 	jsonLines := fs.Bool("json", false, "print JSON lines instead of text")
-	raw := fs.Bool("raw", false, "also print each verified body, personal data included")
+	raw := fs.Bool("raw", false, "also print each verified body, personal data included, quoted")
 	secretFlag := secretFlag(fs)
 	return func(ctx context.Context, _ *flag.FlagSet, e env) int {
 		if !strings.HasPrefix(*path, "/") {
@@ -137,17 +139,35 @@ func forwardDelivery(ctx context.Context, url, secret string, body []byte) (int,
 	req.Header.Set("Content-Type", wootric.FormatOf(body).ContentType())
 	req.Header.Set(wootric.SignatureHeader, wootric.Sign(secret, body))
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := forwardClient.Do(req)
 	if err != nil {
 		return http.StatusBadGateway, "forward failed: " + err.Error()
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, fmt.Sprintf("your app answered %s in %s", resp.Status, time.Since(start).Round(10*time.Microsecond))
+	took := time.Since(start).Round(10 * time.Microsecond)
+	status := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode)) // not the app's own words
+	if resp.StatusCode/100 == 3 {
+		return http.StatusBadGateway, fmt.Sprintf("your app answered %s in %s, a redirect (to %s), which listen does not follow: forward to the URL that answers",
+			status, took, term(resp.Header.Get("Location")))
+	}
+	return resp.StatusCode, fmt.Sprintf("your app answered %s in %s", status, took)
 }
 
-// saveDelivery writes ev's body to dir, in a file named for when it came,
-// its order, its type and id: 20261129T235959.123Z-0001-response.created-1128.json.
+// forwardClient forwards deliveries without following redirects: a POST
+// redirected with 302 becomes a GET elsewhere, whose 200 would tell the
+// sender that the app had processed an event it never saw, and a 307 would
+// send the signed body, and its personal data, to another host.
+var forwardClient = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// saveDelivery writes ev's body to a new file in dir, named for when it
+// came, its order, its type and id:
+// 20261129T235959.123Z-0001-response.created-1128.json. The type is
+// "other" unless it has the shape of one (lower-case words and a dot), so
+// that a name from the payload never makes the path; the file is created
+// through an os.Root of dir, and only if it does not exist.
 func saveDelivery(dir string, ev *wootric.Event, n int64) (string, error) {
 	id := int64(0)
 	switch {
@@ -156,9 +176,40 @@ func saveDelivery(dir string, ev *wootric.Event, n int64) (string, error) {
 	case ev.Decline != nil:
 		id = ev.Decline.ID
 	}
-	name := fmt.Sprintf("%s-%04d-%s-%d.%s", time.Now().UTC().Format("20060102T150405.000Z"), n, ev.Type, id, wootric.FormatOf(ev.Raw))
-	file := filepath.Join(dir, name)
-	return file, os.WriteFile(file, ev.Raw, 0o600)
+	typ := "other"
+	if s := ev.Type.String(); s == string(ev.Type) { // not quoted: it has the shape of a type
+		typ = s
+	}
+	name := fmt.Sprintf("%s-%04d-%s-%d.%s", time.Now().UTC().Format("20060102T150405.000Z"), n, typ, id, wootric.FormatOf(ev.Raw))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(ev.Raw); err != nil {
+		f.Close()
+		return "", err
+	}
+	return filepath.Join(dir, name), f.Close()
+}
+
+// term returns s, from a payload or an app, fit for a terminal line: as it
+// is if it is at most 64 bytes of graphic characters without spaces, and
+// otherwise quoted as a Go string (which escapes control characters and
+// line breaks), cut after 64 bytes.
+func term(s string) string {
+	const max = 64
+	if len(s) <= max && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }) < 0 {
+		return s
+	}
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // printer prints listen's lines, one at a time.
@@ -187,7 +238,7 @@ func (p *printer) event(e *wootric.Event, forwarded string) {
 	format := wootric.FormatOf(e.Raw)
 	fields := map[string]any{"time": now, "event": e.Type, "mode": e.SurveyMode, "account": e.AccountToken,
 		"format": format.String(), "bytes": len(e.Raw)}
-	text := fmt.Sprintf("%s %s %s", now, e.Type, e.SurveyMode)
+	text := fmt.Sprintf("%s %s %s", now, e.Type, term(string(e.SurveyMode)))
 	switch {
 	case e.Response != nil:
 		fields["id"], fields["score"] = e.Response.ID, e.Response.Score
@@ -196,14 +247,14 @@ func (p *printer) event(e *wootric.Event, forwarded string) {
 		fields["id"] = e.Decline.ID
 		text += fmt.Sprintf(" decline %d", e.Decline.ID)
 	}
-	text += fmt.Sprintf(" account %s (%s, %d bytes)", e.AccountToken, format, len(e.Raw))
+	text += fmt.Sprintf(" account %s (%s, %d bytes)", term(e.AccountToken), format, len(e.Raw))
 	if forwarded != "" {
 		fields["forwarded"] = forwarded
 		text += ": " + forwarded
 	}
 	if p.raw {
 		fields["body"] = string(e.Raw)
-		text += "\n  " + string(e.Raw)
+		text += "\n  " + strconv.Quote(string(e.Raw))
 	}
 	p.line(text, fields)
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -509,5 +510,87 @@ func TestBinary(t *testing.T) {
 	rest, _ := io.ReadAll(out)
 	if err := cmd.Wait(); err != nil || !strings.Contains(string(rest), "tally: 1 processed") {
 		t.Errorf("listen after an interrupt: %v, %q", err, rest)
+	}
+}
+
+// postSigned posts body, signed with secret, to url and returns the status.
+func postSigned(t *testing.T, url, secret, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set(wootric.SignatureHeader, wootric.Sign(secret, []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestListenSaveStaysInItsDirectory: the file name is built from checked
+// parts only; an event name from the payload cannot make it a path.
+func TestListenSaveStaysInItsDirectory(t *testing.T) {
+	top := t.TempDir()
+	dir := filepath.Join(top, "a", "saved")
+	l := startListen(t, "s", "-save", dir)
+	body := `{"response":{"id":5,"score":9},"event_name":"/../../../escaped"}`
+	if code := postSigned(t, l.url, "s", body); code != 200 {
+		t.Fatalf("delivery answered %d", code)
+	}
+	l.next(t)
+	line := l.next(t)
+	saved, err := os.ReadDir(dir)
+	if err != nil || len(saved) != 1 || !strings.Contains(saved[0].Name(), "-other-5.json") || !strings.Contains(line, saved[0].Name()) {
+		t.Errorf("saved %v (%v), printed %q; want one file named for an \"other\" type in %s", saved, err, line, dir)
+	}
+	err = filepath.WalkDir(top, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Dir(path) != dir {
+			t.Errorf("a file outside the -save directory: %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListenForwardDoesNotFollowRedirects: a redirect from the app is a
+// failure, shown as one; the body is never sent, nor a GET made, elsewhere.
+func TestListenForwardDoesNotFollowRedirects(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	for _, code := range []int{http.StatusFound, http.StatusTemporaryRedirect} {
+		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL, code)
+		}))
+		l := startListen(t, "s", "-forward", app.URL)
+		l.next(t)
+		if got := postSigned(t, l.url, "s", `{"response":{"id":5,"score":9},"event_name":"created"}`); got != http.StatusBadGateway {
+			t.Errorf("app redirected with %d: the sender got %d, want 502", code, got)
+		}
+		if line := l.next(t); !strings.Contains(line, fmt.Sprintf("answered %d", code)) || !strings.Contains(line, "does not follow") {
+			t.Errorf("listen printed %q, want the redirect shown as a failure", line)
+		}
+		app.Close()
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect's target got %d requests, want none", n)
+	}
+}
+
+// TestListenPrintsPayloadValuesEscaped: line breaks and terminal escapes
+// from a payload neither forge a line nor reach the terminal.
+func TestListenPrintsPayloadValuesEscaped(t *testing.T) {
+	l := startListen(t, "s", "-raw")
+	body := `{"response":{"id":5,"score":9},"event_name":"created\u001b[2J","account_token":"NPS-\u001b[2J\nforged line","survey_mode":"NPS\nx"}`
+	if code := postSigned(t, l.url, "s", body); code != 200 {
+		t.Fatalf("delivery answered %d", code)
+	}
+	line := l.next(t)
+	if strings.ContainsAny(line, "\x1b\r") || !strings.Contains(line, `account "NPS-\x1b[2J\nforged line"`) || !strings.Contains(line, `"response.created\x1b[2J"`) {
+		t.Errorf("listen printed %q, want the payload's values quoted", line)
+	}
+	if raw := l.next(t); strings.ContainsAny(raw, "\x1b") || !strings.HasPrefix(raw, `  "{`) {
+		t.Errorf("listen -raw printed %q, want the body quoted", raw)
 	}
 }
