@@ -25,9 +25,11 @@ const DefaultCallbackTimeout = 20 * time.Second
 // A Handler receives Wootric webhook deliveries. For each request it:
 //
 //  1. refuses a method other than POST (405, with "Allow: POST"), or a
-//     body sent with a Content-Encoding such as gzip (415);
+//     body sent with a Content-Encoding such as gzip (415); and, before
+//     reading any of the body, a missing or malformed X-Wootric-Signature
+//     header (401);
 //  2. reads the body once, refusing it past MaxBodyBytes (413);
-//  3. verifies the X-Wootric-Signature header against its secrets (401);
+//  3. verifies the signature against its secrets (401);
 //  4. decodes the body into an [Event] (400 if malformed);
 //  5. if ReplayWindow is set, checks the event's timestamp (400);
 //  6. if Dedup is set, claims the event: a duplicate of one that has run is
@@ -277,17 +279,24 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if ce := headerValue(r.Header, "Content-Encoding"); ce != "" && !equalFold(ce, "identity") {
 		return fmt.Errorf("%w: %.20q", ErrUnsupportedEncoding, ce)
 	}
+	keys := h.keys
+	if keys == nil || len(keys.keys) == 0 {
+		return ErrNoSecret
+	}
+	// A missing or malformed signature is refused before any byte of the
+	// body is read: an unsigned request costs no read, and one that sent
+	// "Expect: 100-continue" is never invited to send its body.
+	want, err := parseSignature(headerValue(r.Header, SignatureHeader))
+	if err != nil {
+		return err
+	}
 	body, err := readBody(w, r, h.maxBodyBytes())
 	d.lap(StageRead)
 	if err != nil {
 		return err
 	}
 	d.size = int64(len(body))
-	keys := h.keys
-	if keys == nil {
-		return ErrNoSecret
-	}
-	d.secret, err = keys.verify(body, headerValue(r.Header, SignatureHeader))
+	d.secret, err = keys.verify(body, want)
 	d.lap(StageVerify)
 	if err != nil {
 		return err

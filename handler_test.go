@@ -1,11 +1,13 @@
 package wootric_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -243,6 +245,7 @@ func TestHandlerReadsNoMoreThanTheLimitPlusOne(t *testing.T) {
 			body := &countingReader{}
 			r := httptest.NewRequest(http.MethodPost, "/", body)
 			r.ContentLength = -1
+			r.Header.Set(wootric.SignatureHeader, "sha1="+strings.Repeat("0", 40)) // well-formed: the body is read
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			if limit == 0 {
@@ -638,5 +641,38 @@ func TestHandlerAnotherObjectType(t *testing.T) {
 	h.On("end_user.created", func(_ context.Context, e *wootric.Event) error { got = e; return nil })
 	if code := serve(t, h, body).Code; code != 200 || got == nil || string(got.Raw) != string(body) {
 		t.Errorf("end_user.created with a callback: %d, callback got %+v; want 200 and the event", code, got)
+	}
+}
+
+// TestHandlerReadsNothingOfAnUnsignedRequest: a missing or malformed
+// signature is refused before any byte of the body is read, and a client
+// that asked "Expect: 100-continue" is not invited to send it.
+func TestHandlerReadsNothingOfAnUnsignedRequest(t *testing.T) {
+	for _, sig := range []string{"", "sha1=not-hex", "md5=" + strings.Repeat("0", 40)} {
+		h := wootric.NewHandler(testSecret)
+		body := &countingReader{}
+		r := httptest.NewRequest(http.MethodPost, "/", body)
+		r.ContentLength = -1
+		if sig != "" {
+			r.Header.Set(wootric.SignatureHeader, sig)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized || body.n.Load() != 0 {
+			t.Errorf("signature %q: status %d after reading %d bytes, want 401 after none", sig, w.Code, body.n.Load())
+		}
+	}
+
+	srv := httptest.NewServer(wootric.NewHandler(testSecret))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 401") {
+		t.Errorf("unsigned request with Expect: 100-continue: first line %q (%v), want a 401 and no 100 Continue", status, err)
 	}
 }

@@ -39,7 +39,11 @@ func TestParse(t *testing.T) {
 		{"the second of two secrets", wootric.NewHandler("old", wootrictest.Secret), request(nil), nil},
 		{"a GET", wootric.NewHandler(wootrictest.Secret), request(func(r *http.Request) { r.Method = http.MethodGet }), wootric.ErrMethodNotAllowed},
 		{"gzip", wootric.NewHandler(wootrictest.Secret), request(func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }), wootric.ErrUnsupportedEncoding},
-		{"over the limit", &wootric.Handler{MaxBodyBytes: 10}, request(nil), wootric.ErrBodyTooLarge},
+		{"over the limit", func() *wootric.Handler {
+			h := wootric.NewHandler(wootrictest.Secret)
+			h.MaxBodyBytes = 10
+			return h
+		}(), request(nil), wootric.ErrBodyTooLarge},
 		{"another secret", wootric.NewHandler("other"), request(nil), wootric.ErrInvalidSignature},
 		{"no signature", wootric.NewHandler(wootrictest.Secret), request(func(r *http.Request) { r.Header.Del(wootric.SignatureHeader) }), wootric.ErrMissingSignature},
 		{"no secret", wootric.NewHandler(), request(nil), wootric.ErrNoSecret},

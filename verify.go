@@ -174,15 +174,12 @@ func newKeyring(secrets []string) *keyring {
 	return k
 }
 
-// verify is Verify with the keyring's secrets. It also returns the index of
-// the secret that matched, as given to newKeyring.
-func (k *keyring) verify(body []byte, signature string) (int, error) {
+// verify is Verify with the keyring's secrets, given the MAC that
+// parseSignature read from the signature. It returns the index of the
+// secret that matched, as given to newKeyring.
+func (k *keyring) verify(body []byte, want [sha1.Size]byte) (int, error) {
 	if len(k.keys) == 0 {
 		return -1, ErrNoSecret
-	}
-	want, err := parseSignature(signature)
-	if err != nil {
-		return -1, err
 	}
 	for _, mk := range k.keys {
 		st := mk.pool.Get().(*macState)

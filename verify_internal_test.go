@@ -17,7 +17,10 @@ func TestKeyringVerifyDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := newKeyring([]string{"old", "new"})
-	sig := Sign("new", body)
+	sig, err := parseSignature(Sign("new", body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	k.verify(body, sig) // fill the pools
 	allocs := testing.AllocsPerRun(100, func() {
 		if i, err := k.verify(body, sig); err != nil || i != 1 {

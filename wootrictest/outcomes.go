@@ -107,7 +107,7 @@ func Outcomes() []OutcomeCase {
 		{Name: "refused: replay window", Configure: func(h *wootric.Handler) { ok(h); h.ReplayWindow = time.Hour }, Request: req(e),
 			Outcome: wootric.Refused, Reason: wootric.ReasonReplayWindow, Status: 400, EventType: e.Type, LastStage: wootric.StageDecode},
 		{Name: "failed: no secret", Configure: ok, Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: wootric.StageVerify},
+			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: -1},
 		{Name: "failed: in progress", Configure: withStore(func(d wootric.Deduplicator, key string) {
 			_, _, _ = d.Claim(context.Background(), key, time.Minute)
 		}), Request: req(e),
