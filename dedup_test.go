@@ -213,7 +213,7 @@ func TestDedupLeaseEnds(t *testing.T) {
 		var runs atomic.Int32
 		d := &store{settled: make(chan error, 1)}
 		h := wootric.NewHandler(testSecret)
-		h.Dedup, h.DedupLease = d, 50*time.Millisecond
+		h.Dedup, h.DedupLease = d, 400*time.Millisecond
 		h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
 			if runs.Add(1) > 1 {
 				return nil

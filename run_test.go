@@ -136,8 +136,12 @@ func TestRunContextKeepsTheContract(t *testing.T) {
 			problems = append(problems, "no deadline within CallbackTimeout")
 		}
 		done := ctx.Done()
-		if ctx.Err() != nil {
-			problems = append(problems, "Err before Done is closed")
+		if ctx.Err() != nil { // on a busy machine the deadline may have passed: then Done is closed
+			select {
+			case <-done:
+			default:
+				problems = append(problems, "Err before Done is closed")
+			}
 		}
 		<-done
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -562,7 +566,10 @@ func TestRunKeepsPartOfTheLeaseToComplete(t *testing.T) {
 		return heed(ctx)
 	})
 	aCode := serve(t, a, body).Code
-	if n := effects.Load(); n != 1 {
+	// On a machine so busy that a's run overshot its deadline, it took no
+	// effect and b never ran: then the case was not tested, but nothing is
+	// wrong.
+	if n := effects.Load(); n > 1 || aCode == 200 && n != 1 {
 		t.Errorf("event took effect %d times (answers %d and %d), want once: every run heeded its context and ended inside its deadline", n, aCode, bCode)
 	}
 }
