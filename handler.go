@@ -213,12 +213,7 @@ func (h *Handler) Middleware(next http.Handler) http.Handler {
 // delivery is what a Handler knows of one request, for its answer and log.
 type delivery struct {
 	event *Event
-	// The event's type, survey mode and object id, read when it was
-	// decoded: a callback may change the event while it runs on, past
-	// its deadline.
-	typ    EventType
-	mode   SurveyMode
-	id     int64
+	eventID
 	size   int64  // bytes read, or the Content-Length before reading
 	secret int    // index of the secret that matched, or -1
 	stamp  [2]int // where the event's timestamp is in the body
@@ -306,8 +301,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	}
 	d.event, d.stamp, err = decode(body)
 	if err == nil {
-		d.typ, d.mode = d.event.Type, d.event.SurveyMode
-		d.id, _ = d.event.object()
+		d.eventID = idOf(d.event)
 		err = h.checkWindow(d.event.Timestamp)
 	}
 	d.lap(StageDecode)
@@ -355,38 +349,11 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 	if t := h.callbackTimeout(); t > 0 {
 		deadline = time.Now().Add(t)
 	}
-	if h.Dedup == nil {
-		late, err := h.run(r, d, fns, next, deadline)
-		if late != nil {
-			go h.settleLate(r, *d, late)
+	if h.Dedup != nil {
+		var err error
+		if deadline, err = h.claim(r.Context(), d, deadline); err != nil || d.dup {
+			return err
 		}
-		return err
-	}
-
-	ctx := r.Context()
-	key, lease := dedupKey(d.event, d.stamp), h.dedupLease()
-	sent := time.Now()
-	res, token, err := h.Dedup.Claim(ctx, key, lease)
-	d.lap(StageDedup)
-	switch {
-	case err != nil:
-		return storeError("claiming", err)
-	case res == ClaimCompleted:
-		d.dup = true
-		return nil
-	case res == ClaimInProgress:
-		return ErrInProgress
-	case res != ClaimAcquired || token == "":
-		return storeError("claiming", fmt.Errorf("Claim returned %v with token %q", res, token))
-	}
-	leaseEnd := sent.Add(lease)
-	d.claim = &Claim{Key: key, Token: token, TTL: h.dedupTTL()}
-	d.leaseEnd = leaseEnd
-	if !time.Now().Before(leaseEnd) {
-		return h.settle(ctx, d, fmt.Errorf("%w: %w", ErrInProgress, errLeaseSpent))
-	}
-	if runEnd := leaseEnd.Add(-lease / 4); deadline.IsZero() || runEnd.Before(deadline) {
-		deadline = runEnd
 	}
 	late, err := h.run(r, d, fns, next, deadline)
 	if late != nil {
@@ -394,7 +361,37 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 		d.claim = nil // settleLate's now
 		return err
 	}
-	return h.settle(ctx, d, err)
+	return h.settle(r.Context(), d, err)
+}
+
+// claim claims d's event from Dedup. It returns the run's deadline, the
+// given one or the lease's if that comes first, with d.claim set; or, with
+// d.dup set, nothing to run; or the error to answer with.
+func (h *Handler) claim(ctx context.Context, d *delivery, deadline time.Time) (time.Time, error) {
+	key, lease := dedupKey(d.event, d.stamp), h.dedupLease()
+	sent := time.Now()
+	res, token, err := h.Dedup.Claim(ctx, key, lease)
+	d.lap(StageDedup)
+	switch {
+	case err != nil:
+		return deadline, storeError("claiming", err)
+	case res == ClaimCompleted:
+		d.dup = true
+		return deadline, nil
+	case res == ClaimInProgress:
+		return deadline, ErrInProgress
+	case res != ClaimAcquired || token == "":
+		return deadline, storeError("claiming", fmt.Errorf("Claim returned %v with token %q", res, token))
+	}
+	d.claim = &Claim{Key: key, Token: token, TTL: h.dedupTTL()}
+	d.leaseEnd = sent.Add(lease)
+	if !time.Now().Before(d.leaseEnd) {
+		return deadline, h.settle(ctx, d, fmt.Errorf("%w: %w", ErrInProgress, errLeaseSpent))
+	}
+	if runEnd := d.leaseEnd.Add(-lease / 4); deadline.IsZero() || runEnd.Before(deadline) {
+		deadline = runEnd
+	}
+	return deadline, nil
 }
 
 // errLeaseSpent is why a claim acquired is given back at once.

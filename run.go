@@ -133,10 +133,10 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 	if len(fns) == 0 && next == nil {
 		return nil, nil
 	}
+	e, v := d.event, d.eventID
 	if !deadline.IsZero() && !time.Now().Before(deadline) {
-		return nil, d.callbackError(ErrCallbackTimeout)
+		return nil, v.failed(ErrCallbackTimeout)
 	}
-	e := d.event
 	// WithoutCancel also hides the request's cancellation from
 	// context.Cause and from contexts derived from this one.
 	ctx := &runContext{Context: context.WithoutCancel(r.Context()), values: runValues{event: e, claim: d.claim},
@@ -154,7 +154,7 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 		return err
 	}
 	if deadline.IsZero() {
-		err := runEvent(ctx, fns, e, next, a, r)
+		err := runEvent(ctx, fns, v, next, a, r)
 		ctx.end(context.Canceled) // as a context's cancel does once its work is done
 		return nil, keep(err)
 	}
@@ -165,11 +165,11 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 		returned := false
 		defer func() {
 			if !returned {
-				err = callbackError(e, errGoexit)
+				err = v.failed(errGoexit)
 			}
 			done <- err
 		}()
-		err = runEvent(ctx, fns, e, next, a, r)
+		err = runEvent(ctx, fns, v, next, a, r)
 		returned = true
 	}()
 	timer := time.NewTimer(time.Until(deadline))
@@ -177,41 +177,40 @@ func (h *Handler) run(r *http.Request, d *delivery, fns []Callback, next http.Ha
 	select {
 	case err = <-done:
 		if err != nil && ctx.Err() == context.DeadlineExceeded {
-			err = timedOut(e, err)
+			err = v.timedOut(err)
 		}
 		ctx.end(context.Canceled)
 		return nil, keep(err)
 	case <-timer.C:
 		ctx.end(context.DeadlineExceeded)
-		return done, d.callbackError(ErrCallbackTimeout)
+		return done, v.failed(ErrCallbackTimeout)
 	}
 }
 
 // runEvent runs fns in turn with ctx, stopping at the first that fails,
 // then next, if not nil, with r and a as its writer. It returns nil or a
-// *CallbackError, which holds a panic of theirs rather than letting it go
-// on: it may run on a goroutine of its own, where a panic would end the
-// program.
-func runEvent(ctx context.Context, fns []Callback, e *Event, next http.Handler, a *answer, r *http.Request) (err error) {
+// *CallbackError for the event v, which holds a panic of theirs rather
+// than letting it go on: it may run on a goroutine of its own, where a
+// panic would end the program.
+func runEvent(ctx *runContext, fns []Callback, v eventID, next http.Handler, a *answer, r *http.Request) (err error) {
 	returned := false
 	defer func() {
 		// recover is nil after panic(nil) under GODEBUG=panicnil=1, which
 		// fails the run all the same, as does runtime.Goexit.
-		if v := recover(); v != nil || !returned {
-			id, _ := e.object()
-			err = &CallbackError{Type: e.Type, ID: id, Panic: v, stack: debug.Stack()}
+		if p := recover(); p != nil || !returned {
+			err = &CallbackError{Type: v.typ, ID: v.id, Panic: p, stack: debug.Stack()}
 		}
 	}()
-	err = runSteps(ctx, fns, e, next, a, r)
+	err = runSteps(ctx, fns, v, next, a, r)
 	returned = true
 	return err
 }
 
 // runSteps is runEvent's work, without its guard.
-func runSteps(ctx context.Context, fns []Callback, e *Event, next http.Handler, a *answer, r *http.Request) error {
+func runSteps(ctx *runContext, fns []Callback, v eventID, next http.Handler, a *answer, r *http.Request) error {
 	for _, fn := range fns {
-		if err := fn(ctx, e); err != nil {
-			return callbackError(e, err)
+		if err := fn(ctx, ctx.values.event); err != nil {
+			return v.failed(err)
 		}
 	}
 	if next == nil {
@@ -221,35 +220,44 @@ func runSteps(ctx context.Context, fns []Callback, e *Event, next http.Handler, 
 	a.returned = true
 	switch {
 	case a.over:
-		return callbackError(e, errAnswerTooLarge)
+		return v.failed(errAnswerTooLarge)
 	case a.code == 0:
 		a.code = http.StatusOK // as net/http answers a handler that wrote nothing
 	case a.code < 200 || a.code > 299: // 101 too, which run does not send
-		return callbackError(e, fmt.Errorf("next handler answered %d", a.code))
+		return v.failed(fmt.Errorf("next handler answered %d", a.code))
 	}
 	return nil
 }
 
-// callbackError returns the *CallbackError of d's run with err, from what
-// d read of the event when it was decoded.
-func (d *delivery) callbackError(err error) *CallbackError {
-	return &CallbackError{Type: d.typ, ID: d.id, Err: err}
+// eventID is what a delivery's errors and Report say of its event: its
+// type, survey mode and object id, read once when it was decoded, so that
+// a callback that changes the event, even past its deadline, changes none
+// of them.
+type eventID struct {
+	typ  EventType
+	mode SurveyMode
+	id   int64
 }
 
-func callbackError(e *Event, err error) *CallbackError {
+func idOf(e *Event) eventID {
 	id, _ := e.object()
-	return &CallbackError{Type: e.Type, ID: id, Err: err}
+	return eventID{typ: e.Type, mode: e.SurveyMode, id: id}
+}
+
+// failed returns the *CallbackError of the event's run with err.
+func (v eventID) failed(err error) *CallbackError {
+	return &CallbackError{Type: v.typ, ID: v.id, Err: err}
 }
 
 // timedOut returns the error of a run that failed with err after its
 // deadline: a timeout, whatever the callback made of it. A panic stays a
 // panic.
-func timedOut(e *Event, err error) error {
+func (v eventID) timedOut(err error) error {
 	var ce *CallbackError
 	if !errors.As(err, &ce) || ce.Err == nil {
 		return err
 	}
-	return callbackError(e, fmt.Errorf("%w: %w", ErrCallbackTimeout, ce.Err))
+	return v.failed(fmt.Errorf("%w: %w", ErrCallbackTimeout, ce.Err))
 }
 
 // aborted reports whether err holds a panic with http.ErrAbortHandler, by

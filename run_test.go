@@ -660,12 +660,9 @@ func TestRunNextAnswering101Fails(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints) // informational: not the answer
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
-	if code := serve(t, mw, body).Code; code != 500 {
-		t.Errorf("next answered 101: the Handler answered %d, want 500", code)
-	}
-	if code := serve(t, mw, body).Code; code != 204 || runs.Load() != 2 {
-		t.Errorf("retry answered %d with next run %d times, want 204 and 2", code, runs.Load())
+	first, retry := twice(t, mw, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	if first != 500 || retry != 204 || runs.Load() != 2 {
+		t.Errorf("next answered 101, then 204: answers %d then %d with next run %d times, want 500, then 204 and 2", first, retry, runs.Load())
 	}
 }
 
@@ -760,12 +757,9 @@ func TestRunPanicNilFailsTheRun(t *testing.T) {
 		}
 		return nil
 	})
-	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
-	if code := serve(t, h, body).Code; code != 500 {
-		t.Errorf("callback panicked with nil: answer %d, want 500", code)
-	}
-	if code := serve(t, h, body).Code; code != 200 || runs.Load() != 2 {
-		t.Errorf("retry answered %d with %d runs, want 200 and 2", code, runs.Load())
+	first, retry := twice(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
+	if first != 500 || retry != 200 || runs.Load() != 2 {
+		t.Errorf("callback panicked with nil: answers %d then %d with %d runs, want 500, then 200 and 2", first, retry, runs.Load())
 	}
 }
 
