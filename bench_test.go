@@ -226,6 +226,14 @@ func BenchmarkDelivery(b *testing.B) {
 			})
 			benchServe(b, h, body, f.contentType)
 		})
+		b.Run(f.name+"/accounts", func(b *testing.B) {
+			h := wootric.NewAccountHandler(benchAccounts(10000, "NPS-xxxxxxxx", testSecret))
+			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+				benchSink += int64(e.Response.Score)
+				return nil
+			})
+			benchServe(b, h, body, f.contentType)
+		})
 		b.Run(f.name+"/handwritten", func(b *testing.B) {
 			h := f.hand(testSecret, func(p *handPayload) error {
 				benchSink += int64(p.Response.Score)
@@ -237,6 +245,17 @@ func BenchmarkDelivery(b *testing.B) {
 			benchServe(b, floorReceiver(testSecret), body, f.contentType)
 		})
 	}
+}
+
+// benchAccounts returns n accounts, each with a secret of its own, one of
+// them account with secret.
+func benchAccounts(n int, account, secret string) wootric.AccountSecrets {
+	m := make(wootric.AccountSecrets, n)
+	for i := range n - 1 {
+		m[fmt.Sprintf("NPS-%08x", i)] = []string{fmt.Sprintf("secret-%d", i)}
+	}
+	m[account] = []string{secret}
+	return m
 }
 
 // BenchmarkDecode measures Decode alone, beside the standard library's

@@ -61,7 +61,14 @@ func Decode(body []byte) (*Event, error) {
 // decode is Decode, and also returns where the value of the top-level
 // timestamp is in body, which DedupKey leaves out; zeros if it has none.
 func decode(body []byte) (*Event, [2]int, error) {
-	d := decoder{s: string(body)}
+	return decodeText(string(body), body)
+}
+
+// decodeText is decode of text, the body's bytes as a string, which the
+// event's strings are slices of: a caller that has made it already
+// shares it rather than copy the body twice.
+func decodeText(text string, body []byte) (*Event, [2]int, error) {
+	d := decoder{s: text}
 	var err error
 	if FormatOf(body) == JSON {
 		err = d.decodeJSON()

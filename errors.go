@@ -24,6 +24,19 @@ var (
 	// answers 401.
 	ErrInvalidSignature = errors.New("wootric: invalid signature")
 
+	// ErrUnknownAccount means that a Handler with accounts
+	// ([NewAccountHandler]) got a delivery that names no account, names
+	// one twice, or names one it has no secret for; or whose event, once
+	// verified and decoded, names another account than the one its secret
+	// was chosen for. A Handler answers 401.
+	ErrUnknownAccount = errors.New("wootric: unknown account")
+
+	// ErrAccountLookup means that a Handler with accounts could not look
+	// up the secrets of the account a delivery names: its [Accounts]
+	// returned an error, which the error wraps. A Handler answers 503, so
+	// that the sender retries.
+	ErrAccountLookup = errors.New("wootric: account lookup failed")
+
 	// ErrMalformedPayload means that a signed body could not be decoded into
 	// an Event. The error is a *PayloadError that says where. A Handler
 	// answers 400.

@@ -162,8 +162,10 @@ type Handler struct {
 	// part of it; do not write it to the client.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	keys    *keyring
-	warnTTL sync.Once
+	keys        *keyring
+	accounts    Accounts  // for NewAccountHandler; keys is nil then
+	accountKeys *keyCache // the keys of the secrets accounts gave
+	warnTTL     sync.Once
 
 	mu        sync.Mutex // serialises registrations
 	callbacks atomic.Pointer[map[EventType][]Callback]
@@ -214,10 +216,13 @@ func (h *Handler) Middleware(next http.Handler) http.Handler {
 type delivery struct {
 	event *Event
 	eventID
-	size   int64  // bytes read, or the Content-Length before reading
-	secret int    // index of the secret that matched, or -1
-	stamp  [2]int // where the event's timestamp is in the body
-	dup    bool
+	size int64 // bytes read, or the Content-Length before reading
+	// account is the account token the body named, as accountName prints
+	// it, for a Handler with accounts
+	account string
+	secret  int    // index of the secret that matched, or -1
+	stamp   [2]int // where the event's timestamp is in the body
+	dup     bool
 	// mislabelled: the Content-Type names the other format than the body's
 	mislabelled bool
 	claim       *Claim    // the Dedup claim held, until it is settled
@@ -275,7 +280,7 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 		return fmt.Errorf("%w: %.20q", ErrUnsupportedEncoding, ce)
 	}
 	keys := h.keys
-	if keys == nil || len(keys.keys) == 0 {
+	if h.accounts == nil && (keys == nil || keys.n == 0) {
 		return ErrNoSecret
 	}
 	// A missing or malformed signature is refused before any byte of the
@@ -291,7 +296,17 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 		return err
 	}
 	d.size = int64(len(body))
-	d.secret, err = keys.verify(body, want)
+	// With accounts, the account is read from the body before it is
+	// verified, and decoded afterwards from the same text.
+	var account, text string
+	if h.accounts != nil {
+		text = string(body)
+		if account, d.secret, err = h.verifyAccount(r.Context(), body, text, want); account != "" {
+			d.account = accountName(account)
+		}
+	} else {
+		d.secret, err = keys.verify(body, want)
+	}
 	d.lap(StageVerify)
 	if err != nil {
 		return err
@@ -299,10 +314,17 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	if json, known := declaredJSON(headerValue(r.Header, "Content-Type")); known && json != (FormatOf(body) == JSON) {
 		d.mislabelled = true // the body decides; the log says so
 	}
-	d.event, d.stamp, err = decode(body)
+	if text == "" {
+		text = string(body)
+	}
+	d.event, d.stamp, err = decodeText(text, body)
 	if err == nil {
 		d.eventID = idOf(d.event)
 		err = h.checkWindow(d.event.Timestamp)
+		if h.accounts != nil && d.event.AccountToken != account {
+			// accountOf agrees with decode, and this holds it to that.
+			err = fmt.Errorf("%w: the event names another account than the one its secret was chosen for", ErrUnknownAccount)
+		}
 	}
 	d.lap(StageDecode)
 	return err

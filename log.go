@@ -54,11 +54,14 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	if !h.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 11)
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", err.Error()), slog.Int("status", rep.Status))
 	}
 	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.Int64("content_length", rep.BodyBytes))
+	if rep.Account != "" {
+		attrs = append(attrs, slog.String("account", rep.Account))
+	}
 	if rep.SecretIndex >= 0 {
 		attrs = append(attrs, slog.Int("secret_index", rep.SecretIndex))
 	}

@@ -34,8 +34,15 @@ type Report struct {
 	EventType  EventType
 	SurveyMode SurveyMode
 	ObjectID   int64
-	// SecretIndex is the index, among the Handler's secrets, of the one
-	// whose signature matched, or -1.
+	// Account is, for a Handler with accounts, the account token the
+	// delivery named, read before the signature was verified to choose the
+	// secrets: as it is if it has the shape of a token (letters, digits,
+	// '-' and '_', at most 64 bytes), quoted and cut at 64 bytes if not;
+	// "" when none was read.
+	Account string
+	// SecretIndex is the index, among the Handler's secrets (the
+	// account's, for a Handler with accounts), of the one whose signature
+	// matched, or -1.
 	SecretIndex int
 	// BodyBytes is the size of the body read, or before it is read the
 	// request's Content-Length (-1 if unknown).
@@ -81,19 +88,21 @@ type Reason string
 // The reasons a request is refused or fails, each with the sentinel error
 // it stands for.
 const (
-	ReasonMethod       Reason = "method"        // ErrMethodNotAllowed
-	ReasonEncoding     Reason = "encoding"      // ErrUnsupportedEncoding
-	ReasonSize         Reason = "size"          // ErrBodyTooLarge
-	ReasonUnreadable   Reason = "unreadable"    // ErrBodyUnreadable
-	ReasonSignature    Reason = "signature"     // ErrMissingSignature, ErrInvalidSignature
-	ReasonNoSecret     Reason = "no_secret"     // ErrNoSecret
-	ReasonMalformed    Reason = "malformed"     // ErrMalformedPayload
-	ReasonReplayWindow Reason = "replay_window" // ErrOutsideReplayWindow
-	ReasonInProgress   Reason = "in_progress"   // ErrInProgress
-	ReasonStore        Reason = "store"         // ErrDedupStore, ErrClaimLost
-	ReasonCallback     Reason = "callback"      // ErrCallback
-	ReasonTimeout      Reason = "timeout"       // ErrCallbackTimeout
-	ReasonInternal     Reason = "internal"      // any other error
+	ReasonMethod        Reason = "method"         // ErrMethodNotAllowed
+	ReasonEncoding      Reason = "encoding"       // ErrUnsupportedEncoding
+	ReasonSize          Reason = "size"           // ErrBodyTooLarge
+	ReasonUnreadable    Reason = "unreadable"     // ErrBodyUnreadable
+	ReasonSignature     Reason = "signature"      // ErrMissingSignature, ErrInvalidSignature
+	ReasonNoSecret      Reason = "no_secret"      // ErrNoSecret
+	ReasonAccount       Reason = "account"        // ErrUnknownAccount
+	ReasonAccountLookup Reason = "account_lookup" // ErrAccountLookup
+	ReasonMalformed     Reason = "malformed"      // ErrMalformedPayload
+	ReasonReplayWindow  Reason = "replay_window"  // ErrOutsideReplayWindow
+	ReasonInProgress    Reason = "in_progress"    // ErrInProgress
+	ReasonStore         Reason = "store"          // ErrDedupStore, ErrClaimLost
+	ReasonCallback      Reason = "callback"       // ErrCallback
+	ReasonTimeout       Reason = "timeout"        // ErrCallbackTimeout
+	ReasonInternal      Reason = "internal"       // any other error
 )
 
 // Stage is a step of a Handler's work on a request, which a [Report]
@@ -139,6 +148,8 @@ var endings = [...]struct {
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, ReasonSize, Refused},
 	{ErrUnsupportedEncoding, http.StatusUnsupportedMediaType, ReasonEncoding, Refused},
 	{ErrMissingSignature, http.StatusUnauthorized, ReasonSignature, Refused},
+	{ErrUnknownAccount, http.StatusUnauthorized, ReasonAccount, Refused},
+	{ErrAccountLookup, http.StatusServiceUnavailable, ReasonAccountLookup, Failed},
 	{ErrInvalidSignature, http.StatusUnauthorized, ReasonSignature, Refused},
 	{ErrMalformedPayload, http.StatusBadRequest, ReasonMalformed, Refused},
 	{ErrBodyUnreadable, http.StatusBadRequest, ReasonUnreadable, Refused},
@@ -173,7 +184,7 @@ func (d *delivery) lap(s Stage) {
 func (h *Handler) report(d *delivery, err error) Report {
 	rep := Report{
 		Outcome: Processed, Err: err, Unrecorded: d.unstored, Status: http.StatusOK,
-		SecretIndex: d.secret, BodyBytes: d.size, ContentTypeMismatch: d.mislabelled,
+		Account: d.account, SecretIndex: d.secret, BodyBytes: d.size, ContentTypeMismatch: d.mislabelled,
 		Start: d.start, Stages: d.stages,
 	}
 	switch {

@@ -146,12 +146,13 @@ var hexValue = func() (t [256]byte) {
 // keyring is a Handler's secrets, each with a pool of keyed HMAC states so
 // that a delivery computes its MAC without setting up the key again.
 type keyring struct {
-	keys   []*macKey
-	spaced string // see spacedSecrets
+	keys   []*macKey // one per secret given to NewHandler, nil for an empty one
+	n      int       // the keys that are not nil
+	spaced string    // see spacedSecrets
 }
 
+// macKey is a secret with a pool of HMAC states keyed with it.
 type macKey struct {
-	index  int // among the secrets given to NewHandler, empty ones included
 	secret []byte
 	pool   sync.Pool // of *macState
 }
@@ -161,15 +162,30 @@ type macState struct {
 	sum [sha1.Size]byte
 }
 
+func newMacKey(secret string) *macKey {
+	mk := &macKey{secret: []byte(secret)}
+	mk.pool.New = func() any { return &macState{h: hmac.New(sha1.New, mk.secret)} }
+	return mk
+}
+
+// matches reports whether want is the HMAC of body under mk's secret,
+// compared in constant time.
+func (mk *macKey) matches(body []byte, want [sha1.Size]byte) bool {
+	st := mk.pool.Get().(*macState)
+	st.h.Reset()
+	st.h.Write(body)
+	ok := hmac.Equal(st.h.Sum(st.sum[:0]), want[:])
+	mk.pool.Put(st)
+	return ok
+}
+
 func newKeyring(secrets []string) *keyring {
-	k := &keyring{spaced: spacedSecrets(secrets)}
+	k := &keyring{keys: make([]*macKey, len(secrets)), spaced: spacedSecrets(secrets)}
 	for i, s := range secrets {
-		if s == "" {
-			continue
+		if s != "" {
+			k.keys[i] = newMacKey(s)
+			k.n++
 		}
-		mk := &macKey{index: i, secret: []byte(s)}
-		mk.pool.New = func() any { return &macState{h: hmac.New(sha1.New, mk.secret)} }
-		k.keys = append(k.keys, mk)
 	}
 	return k
 }
@@ -178,15 +194,55 @@ func newKeyring(secrets []string) *keyring {
 // parseSignature read from the signature. It returns the index of the
 // secret that matched, as given to newKeyring.
 func (k *keyring) verify(body []byte, want [sha1.Size]byte) (int, error) {
-	for _, mk := range k.keys {
-		st := mk.pool.Get().(*macState)
-		st.h.Reset()
-		st.h.Write(body)
-		ok := hmac.Equal(st.h.Sum(st.sum[:0]), want[:])
-		mk.pool.Put(st)
-		if ok {
-			return mk.index, nil
+	for i, mk := range k.keys {
+		if mk != nil && mk.matches(body, want) {
+			return i, nil
 		}
 	}
 	return -1, invalidSignature(k.spaced)
+}
+
+// keyCache keeps a macKey for each secret a Handler's Accounts has given,
+// so that a delivery for an account sets up no key: with thousands of
+// accounts, setting up a key costs a delivery half as much again. It is
+// keyed by the secret, so that a rotated or changed secret gets a key of
+// its own, and is emptied when it holds maxCachedKeys, which bounds the
+// memory of keys whose secrets Accounts no longer gives.
+type keyCache struct {
+	mu   sync.RWMutex
+	keys map[string]*macKey
+}
+
+// maxCachedKeys bounds a keyCache: a key holds its secret and, while in
+// use, a keyed HMAC state per thread of the program (under 1 KiB each).
+const maxCachedKeys = 100_000
+
+func (c *keyCache) key(secret string) *macKey {
+	c.mu.RLock()
+	mk := c.keys[secret]
+	c.mu.RUnlock()
+	if mk != nil {
+		return mk
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if mk = c.keys[secret]; mk == nil {
+		if c.keys == nil || len(c.keys) >= maxCachedKeys {
+			c.keys = make(map[string]*macKey)
+		}
+		mk = newMacKey(secret)
+		c.keys[secret] = mk
+	}
+	return mk
+}
+
+// verify is Verify with secrets, an account's, through the cache. It
+// returns the index of the secret that matched among secrets.
+func (c *keyCache) verify(body []byte, want [sha1.Size]byte, secrets []string) (int, error) {
+	for i, s := range secrets {
+		if s != "" && c.key(s).matches(body, want) {
+			return i, nil
+		}
+	}
+	return -1, invalidSignature(spacedSecrets(secrets))
 }
