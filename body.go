@@ -2,6 +2,7 @@ package wootric
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -51,7 +52,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		b, err := readLimited(r.Body, limit, r.ContentLength)
 		stop()
 		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", ErrBodyUnreadable, context.Cause(ctx))
+			err = fmt.Errorf("%w: %w: %w", ErrBodyUnreadable, errReadCut, context.Cause(ctx))
 		}
 		return b, err
 	}
@@ -68,9 +69,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	case res := <-done:
 		return res.b, res.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", ErrBodyUnreadable, context.Cause(ctx))
+		return nil, fmt.Errorf("%w: %w: %w", ErrBodyUnreadable, errReadCut, context.Cause(ctx))
 	}
 }
+
+// errReadCut is why a body read that the request's context ended is
+// answered 503, not 400: the deadline is the server's, and the sender
+// should retry. It is also what http.TimeoutHandler answers then.
+var errReadCut = errors.New("the request's context ended while its body was read")
 
 // hasReadDeadline reports whether http.NewResponseController(w) can set a
 // read deadline: whether w, or a writer it unwraps to, has the method.

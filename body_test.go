@@ -29,7 +29,8 @@ func (p plainWriter) WriteHeader(code int)        { p.w.WriteHeader(code) }
 
 // TestHandlerSlowBodyEndsWithTheContext sends part of a body and stalls:
 // the read must end when the request's context does, whatever wraps the
-// writer.
+// writer, and the Report must say what the sender got: 503, from the
+// Handler or from http.TimeoutHandler, once the read has ended.
 func TestHandlerSlowBodyEndsWithTheContext(t *testing.T) {
 	deadline := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,12 +51,9 @@ func TestHandlerSlowBodyEndsWithTheContext(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := make(chan error, 1)
+			reports := make(chan wootric.Report, 1)
 			h := wootric.NewHandler(testSecret)
-			h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-				got <- err
-				w.WriteHeader(wootric.StatusCode(err))
-			}
+			h.Observe = func(_ *http.Request, rep wootric.Report) { reports <- rep }
 			srv := httptest.NewUnstartedServer(tc.wrap(h))
 			srv.Config.ReadTimeout = time.Minute
 			srv.Start()
@@ -66,22 +64,65 @@ func TestHandlerSlowBodyEndsWithTheContext(t *testing.T) {
 			go func() { _, _ = pw.Write([]byte(`{"response":`)) }() // and then nothing
 			req, _ := http.NewRequest(http.MethodPost, srv.URL, pr)
 			req.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
+			statuses := make(chan int, 1)
 			go func() {
 				resp, err := srv.Client().Do(req)
-				if err == nil {
-					resp.Body.Close()
+				if err != nil {
+					statuses <- 0
+					return
 				}
+				resp.Body.Close()
+				statuses <- resp.StatusCode
 			}()
+			var rep wootric.Report
 			select {
-			case err := <-got:
-				if !errors.Is(err, wootric.ErrBodyUnreadable) || !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("slow body failed with %v, want ErrBodyUnreadable from the context's deadline", err)
+			case rep = <-reports:
+				if !errors.Is(rep.Err, wootric.ErrBodyUnreadable) || !errors.Is(rep.Err, context.DeadlineExceeded) {
+					t.Errorf("slow body failed with %v, want ErrBodyUnreadable from the context's deadline", rep.Err)
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("the Handler still reads a body whose request context ended")
 			}
-			pw.Close() // lets the abandoned read, if any, end
+			// An abandoned read holds the body's lock, which net/http takes
+			// before it writes an answer: ending the body lets it answer.
+			pw.Close()
+			if got := <-statuses; got != rep.Status || got != http.StatusServiceUnavailable {
+				t.Errorf("the sender got %d, and the Report says %d; want 503 for both", got, rep.Status)
+			}
 		})
+	}
+}
+
+// TestHandlerBehindTimeoutHandlerReportsItsAnswer runs a callback past
+// http.TimeoutHandler's deadline: the sender gets the TimeoutHandler's 503,
+// and so must the Report say.
+func TestHandlerBehindTimeoutHandlerReportsItsAnswer(t *testing.T) {
+	release := make(chan struct{})
+	reports := make(chan wootric.Report, 1)
+	h := wootric.NewHandler(testSecret)
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+		<-release
+		return nil
+	})
+	h.Observe = func(_ *http.Request, rep wootric.Report) { reports <- rep }
+	srv := httptest.NewServer(http.TimeoutHandler(h, 50*time.Millisecond, "timeout"))
+	defer srv.Close()
+
+	body := readTestdata(t, "doc-response-created.json")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(string(body)))
+	req.Header.Set(wootric.SignatureHeader, wootric.Sign(testSecret, body))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	close(release) // the run succeeds once the sender has its answer
+	rep := <-reports
+	if resp.StatusCode != http.StatusServiceUnavailable || rep.Status != resp.StatusCode || !errors.Is(rep.Err, http.ErrHandlerTimeout) {
+		t.Errorf("the sender got %d; the Report says %d, %v; want 503 and an error wrapping http.ErrHandlerTimeout", resp.StatusCode, rep.Status, rep.Err)
+	}
+	if rep.Outcome != wootric.Failed || rep.Reason != wootric.ReasonTimeout {
+		t.Errorf("Report.Outcome, Reason = %s, %s, want %s, %s", rep.Outcome, rep.Reason, wootric.Failed, wootric.ReasonTimeout)
 	}
 }
 

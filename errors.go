@@ -58,7 +58,9 @@ var (
 
 	// ErrBodyUnreadable means that reading the body failed before its end,
 	// typically because the client went away or a server timeout fired. A
-	// Handler answers 400.
+	// Handler answers 400, or 503 when the request's context ended the
+	// read (a deadline of the server's, such as http.TimeoutHandler's), so
+	// that the sender retries.
 	ErrBodyUnreadable = errors.New("wootric: body unreadable")
 
 	// ErrOutsideReplayWindow means that a Handler with a ReplayWindow got

@@ -267,7 +267,24 @@ func (h *Handler) end(w http.ResponseWriter, r *http.Request, d *delivery, err e
 	default:
 		h.fail(w, r, err)
 	}
+	// A writer that a wrapper answered for already refuses to be written
+	// to, as http.TimeoutHandler's does past its deadline: the Report says
+	// what the sender got.
+	if _, werr := w.Write(nil); errors.Is(werr, http.ErrHandlerTimeout) {
+		err = answeredBefore(err)
+	}
 	h.observe(r, d, err)
+}
+
+// answeredBefore returns the error of a delivery that ended with err
+// (nil, if processed), but whose sender had been answered 503 by a
+// wrapping http.TimeoutHandler before.
+func answeredBefore(err error) error {
+	const msg = "wootric: a wrapping handler answered 503 first, on its deadline"
+	if err == nil {
+		return fmt.Errorf("%s (%w); the delivery was then processed", msg, http.ErrHandlerTimeout)
+	}
+	return fmt.Errorf("%s (%w); the delivery then ended: %w", msg, http.ErrHandlerTimeout, err)
 }
 
 // receive reads, verifies and decodes the delivery in r, and checks its

@@ -41,6 +41,8 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	case rep.Unrecorded != nil:
 		level, msg = slog.LevelError, "wootric: delivery processed but not recorded: a copy of it may run again"
 		err = rep.Unrecorded
+	case errors.Is(err, http.ErrHandlerTimeout):
+		level, msg = slog.LevelError, "wootric: a wrapping handler answered 503 on its deadline before the Handler answered"
 	case rep.Reason == ReasonCallback || rep.Reason == ReasonTimeout:
 		level, msg = slog.LevelError, "wootric: callback failed"
 	case rep.Outcome == Failed:

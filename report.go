@@ -26,7 +26,9 @@ type Report struct {
 	Unrecorded error
 	// Status is the HTTP status of the answer: next's, for Middleware; 0
 	// when the connection was cut without one, for a callback or next that
-	// panicked with http.ErrAbortHandler.
+	// panicked with http.ErrAbortHandler; and 503 when a wrapping
+	// http.TimeoutHandler had answered before the Handler (Err wraps
+	// http.ErrHandlerTimeout then).
 	Status int
 
 	// EventType, SurveyMode and ObjectID (the response's or decline's id)
@@ -101,7 +103,7 @@ const (
 	ReasonInProgress    Reason = "in_progress"    // ErrInProgress
 	ReasonStore         Reason = "store"          // ErrDedupStore, ErrClaimLost
 	ReasonCallback      Reason = "callback"       // ErrCallback
-	ReasonTimeout       Reason = "timeout"        // ErrCallbackTimeout
+	ReasonTimeout       Reason = "timeout"        // ErrCallbackTimeout, http.ErrHandlerTimeout
 	ReasonInternal      Reason = "internal"       // any other error
 )
 
@@ -141,6 +143,7 @@ var endings = [...]struct {
 	reason  Reason
 	outcome Outcome
 }{
+	{http.ErrHandlerTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
 	{ErrCallbackTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
 	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, Failed},
 	{ErrCallback, http.StatusInternalServerError, ReasonCallback, Failed},
@@ -152,6 +155,7 @@ var endings = [...]struct {
 	{ErrAccountLookup, http.StatusServiceUnavailable, ReasonAccountLookup, Failed},
 	{ErrInvalidSignature, http.StatusUnauthorized, ReasonSignature, Refused},
 	{ErrMalformedPayload, http.StatusBadRequest, ReasonMalformed, Refused},
+	{errReadCut, http.StatusServiceUnavailable, ReasonUnreadable, Failed},
 	{ErrBodyUnreadable, http.StatusBadRequest, ReasonUnreadable, Refused},
 	{ErrOutsideReplayWindow, http.StatusBadRequest, ReasonReplayWindow, Refused},
 	{ErrNoSecret, http.StatusInternalServerError, ReasonNoSecret, Failed},
