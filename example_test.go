@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/wootrictest"
@@ -144,6 +145,59 @@ func ExampleHandler_dedup() {
 	// 500 after 1 runs
 	// 200 after 2 runs
 	// 200 after 2 runs
+}
+
+func ExampleNewAccountHandler() {
+	// One endpoint for accounts in three regions, each with its own
+	// secret; the EU account's is being rotated, so it has two.
+	h := wootric.NewAccountHandler(wootric.AccountSecrets{
+		"NPS-1a2b3c4d":    {os.Getenv("WOOTRIC_SECRET_US")},
+		"NPS-EU-5e6f7a8b": {"eu-old", "eu-new"},
+		"NPS-AU-9c0d1e2f": {"au-secret"},
+	})
+	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		fmt.Println("ran for", e.AccountToken)
+		return nil
+	})
+
+	e, _ := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
+	e.AccountToken = "NPS-EU-5e6f7a8b"
+	for _, secret := range []string{"eu-new", "au-secret"} {
+		r, _ := wootrictest.NewRequest("/wootric", secret, e, wootric.JSON)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code)
+	}
+	// Output:
+	// ran for NPS-EU-5e6f7a8b
+	// 200
+	// 401
+}
+
+func ExampleAccountsFunc() {
+	// Secrets kept in a database, read for each delivery, so that a new
+	// customer's secret works at once; a failed read answers 503, and
+	// Wootric retries.
+	db := map[string]string{"NPS-1a2b3c4d": "customer-secret"} // stands for your table
+	h := wootric.NewAccountHandler(wootric.AccountsFunc(func(ctx context.Context, account string) ([]string, error) {
+		secret, ok := db[account] // SELECT secret FROM wootric_accounts WHERE token = $1
+		if !ok {
+			return nil, nil // unknown: 401
+		}
+		return []string{secret}, nil
+	}))
+
+	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.NPS)
+	for _, account := range []string{"NPS-1a2b3c4d", "NPS-99999999"} {
+		e.AccountToken = account
+		r, _ := wootrictest.NewRequest("/wootric", "customer-secret", e, wootric.Form)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code)
+	}
+	// Output:
+	// 200
+	// 401
 }
 
 func ExampleEvent_NPSCategory() {

@@ -27,8 +27,7 @@ func TestObserveReportsEachOutcome(t *testing.T) {
 	seen := map[wootric.Reason]bool{}
 	for _, c := range wootrictest.Outcomes() {
 		t.Run(c.Name, func(t *testing.T) {
-			h := wootric.NewHandler(c.Secrets...)
-			c.Configure(h)
+			h := c.Handler()
 			logs := &logRecords{}
 			h.Logger = slog.New(logs)
 			var mu sync.Mutex
@@ -51,6 +50,9 @@ func TestObserveReportsEachOutcome(t *testing.T) {
 				t.Fatalf("Observe called %d times, want once", len(reports))
 			}
 			rep := reports[0]
+			if rep.Account != c.Account {
+				t.Errorf("Report.Account = %q, want %q", rep.Account, c.Account)
+			}
 			if rep.Outcome != c.Outcome || rep.Reason != c.Reason || rep.Status != c.Status || rep.EventType != c.EventType {
 				t.Errorf("Report = %s/%s/%d/%q, want %s/%s/%d/%q", rep.Outcome, rep.Reason, rep.Status, rep.EventType,
 					c.Outcome, c.Reason, c.Status, c.EventType)
@@ -64,7 +66,8 @@ func TestObserveReportsEachOutcome(t *testing.T) {
 			if rep.EventType != "" && (rep.SurveyMode != wootric.NPS || rep.ObjectID != 1128) {
 				t.Errorf("Report mode %q, id %d, want NPS, 1128", rep.SurveyMode, rep.ObjectID)
 			}
-			if verified := c.LastStage >= wootric.StageVerify && c.Reason != wootric.ReasonSignature && c.Reason != wootric.ReasonNoSecret; verified != (rep.SecretIndex == 0) {
+			unverified := map[wootric.Reason]bool{wootric.ReasonSignature: true, wootric.ReasonNoSecret: true, wootric.ReasonAccount: true, wootric.ReasonAccountLookup: true}
+			if verified := c.LastStage >= wootric.StageVerify && !unverified[c.Reason]; verified != (rep.SecretIndex == 0) {
 				t.Errorf("Report.SecretIndex = %d, verified %v", rep.SecretIndex, verified)
 			}
 			var total time.Duration
@@ -94,7 +97,8 @@ func TestObserveReportsEachOutcome(t *testing.T) {
 	}
 	for _, reason := range []wootric.Reason{"", wootric.ReasonMethod, wootric.ReasonEncoding, wootric.ReasonSize,
 		wootric.ReasonUnreadable, wootric.ReasonSignature, wootric.ReasonNoSecret, wootric.ReasonMalformed,
-		wootric.ReasonReplayWindow, wootric.ReasonInProgress, wootric.ReasonStore, wootric.ReasonCallback, wootric.ReasonTimeout} {
+		wootric.ReasonReplayWindow, wootric.ReasonInProgress, wootric.ReasonStore, wootric.ReasonCallback, wootric.ReasonTimeout,
+		wootric.ReasonAccount, wootric.ReasonAccountLookup} {
 		if !seen[reason] {
 			t.Errorf("no case ends with reason %q", reason)
 		}

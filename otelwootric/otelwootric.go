@@ -55,13 +55,16 @@ import (
 const ScopeName = "github.com/wootric-go/wootric/otelwootric"
 
 // Attribute keys of the package's own attributes: the Report's outcome,
-// event type, survey mode, object id and secret index, and on a stage's
-// span event its duration in seconds.
+// event type, survey mode, object id, account and secret index, and on a
+// stage's span event its duration in seconds. The account is on spans
+// only, not on metrics: a receiver may serve thousands of accounts, and
+// an unknown account's token comes from whoever sent the request.
 const (
 	OutcomeKey       = attribute.Key("wootric.outcome")
 	EventTypeKey     = attribute.Key("wootric.event.type")
 	SurveyModeKey    = attribute.Key("wootric.survey.mode")
 	ObjectIDKey      = attribute.Key("wootric.object.id")
+	AccountKey       = attribute.Key("wootric.account")
 	SecretIndexKey   = attribute.Key("wootric.secret.index")
 	StageDurationKey = attribute.Key("wootric.stage.duration")
 )
@@ -200,6 +203,9 @@ func (o *Observer) span(ctx context.Context, rep *wootric.Report, outcome, event
 	}
 	if rep.EventType != "" {
 		attrs = append(attrs, eventType, SurveyModeKey.String(surveyMode(rep.SurveyMode)), ObjectIDKey.Int64(rep.ObjectID))
+	}
+	if rep.Account != "" {
+		attrs = append(attrs, AccountKey.String(rep.Account))
 	}
 	if rep.SecretIndex >= 0 {
 		attrs = append(attrs, SecretIndexKey.Int(rep.SecretIndex))

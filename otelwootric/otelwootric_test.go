@@ -41,8 +41,7 @@ func TestObserverRecordsEachOutcome(t *testing.T) {
 	for _, c := range wootrictest.Outcomes() {
 		t.Run(c.Name, func(t *testing.T) {
 			o, reader, spans, tp := setup(t)
-			h := wootric.NewHandler(c.Secrets...)
-			c.Configure(h)
+			h := c.Handler()
 			h.Observe = o.Observe
 
 			r := c.Request()
@@ -85,7 +84,8 @@ func TestObserverRecordsEachOutcome(t *testing.T) {
 				attrs[kv.Key] = kv.Value
 			}
 			if attrs["wootric.outcome"].AsString() != string(c.Outcome) || attrs["error.type"].AsString() != string(c.Reason) ||
-				attrs["http.response.status_code"].AsInt64() != int64(c.Status) || attrs["wootric.event.type"].AsString() != string(c.EventType) {
+				attrs["http.response.status_code"].AsInt64() != int64(c.Status) || attrs["wootric.event.type"].AsString() != string(c.EventType) ||
+				attrs["wootric.account"].AsString() != c.Account {
 				t.Errorf("span attributes %v", span.Attributes())
 			}
 			var events []string

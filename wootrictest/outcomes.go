@@ -19,18 +19,16 @@ import (
 //
 // Run one as:
 //
-//	h := wootric.NewHandler(c.Secrets...)
-//	c.Configure(h)
+//	h := c.Handler()
 //	h.Observe = ... // or the wiring under test
 //	h.ServeHTTP(httptest.NewRecorder(), c.Request())
 type OutcomeCase struct {
 	// Name describes the case, such as "refused: signature".
 	Name string
-	// Secrets are the secrets to create the Handler with.
-	Secrets []string
-	// Configure sets the Handler up for the case: callbacks, Dedup,
-	// limits. It serves no request.
-	Configure func(h *wootric.Handler)
+	// Handler returns a new Handler set up for the case: its secrets or
+	// accounts, callbacks, Dedup, limits. It has served no request, and
+	// has no Logger, Observe or ErrorHandler.
+	Handler func() *wootric.Handler
 	// Request returns a new request that ends as the case says.
 	Request func() *http.Request
 
@@ -39,6 +37,7 @@ type OutcomeCase struct {
 	Reason    wootric.Reason
 	Status    int
 	EventType wootric.EventType // "" where the body is never decoded
+	Account   string            // Report.Account: "" but for a Handler with accounts
 	// LastStage is the last stage the request reaches; -1 for none.
 	LastStage wootric.Stage
 }
@@ -71,32 +70,38 @@ func Outcomes() []OutcomeCase {
 			h.Dedup = d
 		}
 	}
+	signed := func(configure func(h *wootric.Handler)) func() *wootric.Handler {
+		return func() *wootric.Handler { h := wootric.NewHandler(Secret); configure(h); return h }
+	}
+	accounts := func(lookup wootric.AccountsFunc) func() *wootric.Handler {
+		return func() *wootric.Handler { h := wootric.NewAccountHandler(lookup); ok(h); return h }
+	}
 	edit := func(f func(r *http.Request)) func() *http.Request {
 		return func() *http.Request { r := req(e)(); f(r); return r }
 	}
 	cases := []OutcomeCase{
-		{Name: "processed", Configure: ok, Request: req(e),
+		{Name: "processed", Handler: signed(ok), Request: req(e),
 			Outcome: wootric.Processed, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
-		{Name: "duplicate", Configure: withStore(func(d wootric.Deduplicator, key string) {
+		{Name: "duplicate", Handler: signed(withStore(func(d wootric.Deduplicator, key string) {
 			_, token, _ := d.Claim(context.Background(), key, time.Minute)
 			_ = d.Complete(context.Background(), key, token, time.Hour)
-		}), Request: req(e),
+		})), Request: req(e),
 			Outcome: wootric.Duplicate, Status: 200, EventType: e.Type, LastStage: wootric.StageDedup},
-		{Name: "refused: method", Configure: ok, Request: edit(func(r *http.Request) { r.Method = http.MethodGet }),
+		{Name: "refused: method", Handler: signed(ok), Request: edit(func(r *http.Request) { r.Method = http.MethodGet }),
 			Outcome: wootric.Refused, Reason: wootric.ReasonMethod, Status: 405, LastStage: -1},
-		{Name: "refused: encoding", Configure: ok, Request: edit(func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }),
+		{Name: "refused: encoding", Handler: signed(ok), Request: edit(func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }),
 			Outcome: wootric.Refused, Reason: wootric.ReasonEncoding, Status: 415, LastStage: -1},
-		{Name: "refused: size", Configure: func(h *wootric.Handler) { ok(h); h.MaxBodyBytes = 64 }, Request: req(e),
+		{Name: "refused: size", Handler: signed(func(h *wootric.Handler) { ok(h); h.MaxBodyBytes = 64 }), Request: req(e),
 			Outcome: wootric.Refused, Reason: wootric.ReasonSize, Status: 413, LastStage: wootric.StageRead},
-		{Name: "refused: unreadable", Configure: ok, Request: edit(func(r *http.Request) {
+		{Name: "refused: unreadable", Handler: signed(ok), Request: edit(func(r *http.Request) {
 			r.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"response":`), iotest.ErrReader(errors.New("connection reset"))))
 		}),
 			Outcome: wootric.Refused, Reason: wootric.ReasonUnreadable, Status: 400, LastStage: wootric.StageRead},
-		{Name: "refused: signature", Configure: ok, Request: edit(func(r *http.Request) {
+		{Name: "refused: signature", Handler: signed(ok), Request: edit(func(r *http.Request) {
 			r.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
 		}),
 			Outcome: wootric.Refused, Reason: wootric.ReasonSignature, Status: 401, LastStage: wootric.StageVerify},
-		{Name: "refused: malformed", Configure: ok, Request: func() *http.Request {
+		{Name: "refused: malformed", Handler: signed(ok), Request: func() *http.Request {
 			r := req(e)()
 			body := []byte(`{"response":{"id":1},"event_name":"created"}`)
 			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(string(body))), int64(len(body))
@@ -104,30 +109,33 @@ func Outcomes() []OutcomeCase {
 			return r
 		},
 			Outcome: wootric.Refused, Reason: wootric.ReasonMalformed, Status: 400, LastStage: wootric.StageDecode},
-		{Name: "refused: replay window", Configure: func(h *wootric.Handler) { ok(h); h.ReplayWindow = time.Hour }, Request: req(e),
+		{Name: "refused: replay window", Handler: signed(func(h *wootric.Handler) { ok(h); h.ReplayWindow = time.Hour }), Request: req(e),
 			Outcome: wootric.Refused, Reason: wootric.ReasonReplayWindow, Status: 400, EventType: e.Type, LastStage: wootric.StageDecode},
-		{Name: "failed: no secret", Configure: ok, Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: -1},
-		{Name: "failed: in progress", Configure: withStore(func(d wootric.Deduplicator, key string) {
-			_, _, _ = d.Claim(context.Background(), key, time.Minute)
+		{Name: "processed: account", Handler: accounts(func(_ context.Context, account string) ([]string, error) {
+			return map[string][]string{e.AccountToken: {Secret}}[account], nil
 		}), Request: req(e),
+			Outcome: wootric.Processed, Status: 200, EventType: e.Type, Account: e.AccountToken, LastStage: wootric.StageRun},
+		{Name: "refused: account", Handler: accounts(func(context.Context, string) ([]string, error) { return nil, nil }), Request: req(e),
+			Outcome: wootric.Refused, Reason: wootric.ReasonAccount, Status: 401, Account: e.AccountToken, LastStage: wootric.StageVerify},
+		{Name: "failed: account lookup", Handler: accounts(func(context.Context, string) ([]string, error) { return nil, errStoreDown }), Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonAccountLookup, Status: 503, Account: e.AccountToken, LastStage: wootric.StageVerify},
+		{Name: "failed: no secret", Handler: func() *wootric.Handler { h := wootric.NewHandler(); ok(h); return h }, Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: -1},
+		{Name: "failed: in progress", Handler: signed(withStore(func(d wootric.Deduplicator, key string) {
+			_, _, _ = d.Claim(context.Background(), key, time.Minute)
+		})), Request: req(e),
 			Outcome: wootric.Failed, Reason: wootric.ReasonInProgress, Status: 503, EventType: e.Type, LastStage: wootric.StageDedup},
-		{Name: "failed: store", Configure: func(h *wootric.Handler) { ok(h); h.Dedup = failingStore{} }, Request: req(e),
+		{Name: "failed: store", Handler: signed(func(h *wootric.Handler) { ok(h); h.Dedup = failingStore{} }), Request: req(e),
 			Outcome: wootric.Failed, Reason: wootric.ReasonStore, Status: 500, EventType: e.Type, LastStage: wootric.StageDedup},
-		{Name: "failed: callback", Configure: func(h *wootric.Handler) {
+		{Name: "failed: callback", Handler: signed(func(h *wootric.Handler) {
 			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return errors.New("downstream unavailable") })
-		}, Request: req(e),
+		}), Request: req(e),
 			Outcome: wootric.Failed, Reason: wootric.ReasonCallback, Status: 500, EventType: e.Type, LastStage: wootric.StageRun},
-		{Name: "failed: timeout", Configure: func(h *wootric.Handler) {
+		{Name: "failed: timeout", Handler: signed(func(h *wootric.Handler) {
 			h.CallbackTimeout = 20 * time.Millisecond
 			h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
-		}, Request: req(e),
+		}), Request: req(e),
 			Outcome: wootric.Failed, Reason: wootric.ReasonTimeout, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
-	}
-	for i := range cases {
-		if cases[i].Reason != wootric.ReasonNoSecret {
-			cases[i].Secrets = []string{Secret}
-		}
 	}
 	return cases
 }

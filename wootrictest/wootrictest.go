@@ -38,6 +38,10 @@ const Secret = "wootrictest-secret"
 // path such as "/wootric", or an absolute URL. Unlike httptest.NewRequest,
 // it returns an error, which wraps wootric.ErrInvalidEvent for an event
 // that cannot be encoded, instead of panicking.
+//
+// To sign for one of several accounts, as a Handler made with
+// wootric.NewAccountHandler expects, set e.AccountToken to the account
+// and pass its secret: the samples' account is "NPS-xxxxxxxx".
 func NewRequest(target, secret string, e *wootric.Event, format wootric.Format) (*http.Request, error) {
 	body, err := wootric.Encode(e, format)
 	if err != nil {

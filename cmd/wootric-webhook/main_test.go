@@ -207,6 +207,45 @@ func TestSendPinnedIDIsOneEvent(t *testing.T) {
 	}
 }
 
+// TestSendForAnAccount: -account names the account the event is for, and
+// the secret signs for it, as a receiver with a secret per account needs.
+func TestSendForAnAccount(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	h := wootric.NewAccountHandler(wootric.AccountSecrets{"NPS-1a2b3c4d": {"us"}, "NPS-EU-5e6f7a8b": {"eu"}})
+	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, e.AccountToken)
+		return nil
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tests := []struct {
+		secret, account string
+		want            int
+	}{
+		{"eu", "NPS-EU-5e6f7a8b", 0},
+		{"us", "NPS-1a2b3c4d", 0},
+		{"us", "NPS-EU-5e6f7a8b", 1}, // another account's secret
+		{"eu", "", 1},                // the sample's account, unknown here
+	}
+	for _, tc := range tests {
+		args := []string{"send", "-url", srv.URL}
+		if tc.account != "" {
+			args = append(args, "-account", tc.account)
+		}
+		if res := runIn(t, tc.secret, "", args...); res.code != tc.want {
+			t.Errorf("send -account %q with secret %q: exit %d, %q; want %d", tc.account, tc.secret, res.code, res.stdout, tc.want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != "NPS-EU-5e6f7a8b,NPS-1a2b3c4d" {
+		t.Errorf("ran for %q, want the EU then the US account", got)
+	}
+}
+
 // TestSendPrintsTheAnswer: the status, the start of the body, and what a
 // status usually means (snag 2).
 func TestSendPrintsTheAnswer(t *testing.T) {
@@ -420,6 +459,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"send a score out of range", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-mode", "CES", "-score", "9"}, "-score"},
 		{"send a decline's score", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-event", "decline.created", "-score", "9"}, "-score"},
 		{"send a zero id", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-id", "0"}, "-id"},
+		{"send for a malformed account", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-account", "NPS-1\x1b[31m"}, "-account"},
+		{"send a body and an account", "s", []string{"send", "-url", "http://127.0.0.1:1/", "-body", "-", "-account", "NPS-1"}, "-account"},
 		{"replay without url", "s", []string{"replay", "x.json"}, "replay: -url is required"},
 		{"replay to a non-http url", "s", []string{"replay", "-url", "ftp://x", "x.json"}, `replay: -url "ftp://x" is not an http or https URL`},
 		{"replay without secret", "", []string{"replay", "-url", "http://127.0.0.1:1/", "x.json"}, "replay: no secret"},

@@ -33,6 +33,7 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 	id := fs.Int64("id", 0, "the event's id (default a new one each time); a pinned id also keeps the sample's created_at and updated_at, so a second send is a duplicate")
 	score := fs.Int("score", 0, "the response's score (default the sample's)")
 	comment := fs.String("comment", "", "the response's comment (default the sample's)")
+	account := fs.String("account", "", "the event's account token, such as NPS-EU-1a2b3c4d, for a receiver with a secret per account: -secret is that account's (default the sample's, NPS-xxxxxxxx)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
 	secretFlag := secretFlag(fs)
 	return func(ctx context.Context, fs *flag.FlagSet, e env) int {
@@ -47,7 +48,7 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 
 		var body []byte
 		if *bodyFile != "" {
-			for _, name := range []string{"event", "mode", "id", "score", "comment"} {
+			for _, name := range []string{"event", "mode", "id", "score", "comment", "account"} {
 				if given(fs, name) {
 					return usageError(e.stderr, fmt.Sprintf("send: -%s describes a sample event, and -body sends a body as it is: give one or the other", name))
 				}
@@ -65,6 +66,9 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 			}
 		} else {
 			ev, err := freshEvent(fs, *event, *mode, *id, *score, *comment, time.Now())
+			if err == nil && given(fs, "account") {
+				err = setAccount(ev, *account)
+			}
 			if err != nil {
 				return usageError(e.stderr, "send: "+err.Error())
 			}
@@ -74,6 +78,21 @@ func sendCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) int
 		}
 		return post(ctx, e, *url, secret, body, f, *timeout)
 	}
+}
+
+// setAccount makes account, a token of letters, digits, '-' and '_', the
+// account ev names.
+func setAccount(ev *wootric.Event, account string) error {
+	ok := account != "" && len(account) <= 64
+	for i := 0; ok && i < len(account); i++ {
+		c := account[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	if !ok {
+		return fmt.Errorf("-account %q is not an account token, such as NPS-EU-1a2b3c4d: letters, digits, '-' and '_'", account)
+	}
+	ev.AccountToken = account
+	return nil
 }
 
 // freshEvent returns the sample of type event in mode as a new event: a
