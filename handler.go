@@ -28,8 +28,13 @@ const DefaultCallbackTimeout = 20 * time.Second
 //     body sent with a Content-Encoding such as gzip (415); and, before
 //     reading any of the body, a missing or malformed X-Wootric-Signature
 //     header (401);
-//  2. reads the body once, refusing it past MaxBodyBytes (413);
-//  3. verifies the signature against its secrets (401);
+//  2. reads the body once, refusing it past MaxBodyBytes (413), or when
+//     the request's context ends the read (503);
+//  3. verifies the signature against its secrets (401); for a Handler
+//     made with [NewAccountHandler], against the secrets of the account
+//     the body names, refusing a body that names no account, two, or one
+//     it does not know (401), and answering 503 if the secrets cannot be
+//     looked up;
 //  4. decodes the body into an [Event] (400 if malformed);
 //  5. if ReplayWindow is set, checks the event's timestamp (400);
 //  6. if Dedup is set, claims the event: a duplicate of one that has run is
@@ -128,7 +133,8 @@ type Handler struct {
 	// Logger, if not nil, receives a record for each refused or failed
 	// delivery (Warn for 4xx, Error for 5xx), with the reason, the remote
 	// address, the body's size, and when known the event's type and
-	// object id and the index of the secret that matched; an Info record
+	// object id, the account, and the index of the secret that matched;
+	// an Info record
 	// for each duplicate and each copy in progress, a Debug record for each
 	// delivery processed (Warn if its Content-Type names another format
 	// than its body's), and an Error record for one processed whose claim
@@ -139,8 +145,8 @@ type Handler struct {
 	// own, or an Error one if its claim could not be completed; one that
 	// panics after it, an Error record with the stack.
 	// No record holds a secret, a MAC, or a value from the payload but the
-	// event's type, as EventType.String prints it, quoted unless it has
-	// the shape of one, and its object id. A
+	// event's type, as EventType.String prints it, and the account, each
+	// quoted unless it has the shape of one, and the object id. A
 	// callback's error is logged as it returned it; a panic is logged
 	// with its stack but not its value.
 	Logger *slog.Logger
