@@ -85,7 +85,7 @@ func TestAccountHandler(t *testing.T) {
 				return nil
 			})
 			var rep wootric.Report
-			h.Observe = func(_ *http.Request, r wootric.Report) { rep = r }
+			h.Observe = func(_ context.Context, r wootric.Report) { rep = r }
 			var logs bytes.Buffer
 			h.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			body := tc.body(t)

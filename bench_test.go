@@ -410,7 +410,7 @@ func BenchmarkObserve(b *testing.B) {
 	}{
 		{"none", func(*wootric.Handler) {}},
 		{"hook", func(h *wootric.Handler) {
-			h.Observe = func(_ *http.Request, rep wootric.Report) { benchSink += int64(rep.Duration) }
+			h.Observe = func(_ context.Context, rep wootric.Report) { benchSink += int64(rep.Duration) }
 		}},
 		{"slog-discard", func(h *wootric.Handler) {
 			h.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -53,7 +53,7 @@ func TestHandlerSlowBodyEndsWithTheContext(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			reports := make(chan wootric.Report, 1)
 			h := wootric.NewHandler(testSecret)
-			h.Observe = func(_ *http.Request, rep wootric.Report) { reports <- rep }
+			h.Observe = func(_ context.Context, rep wootric.Report) { reports <- rep }
 			srv := httptest.NewUnstartedServer(tc.wrap(h))
 			srv.Config.ReadTimeout = time.Minute
 			srv.Start()
@@ -104,7 +104,7 @@ func TestHandlerBehindTimeoutHandlerReportsItsAnswer(t *testing.T) {
 		<-release
 		return nil
 	})
-	h.Observe = func(_ *http.Request, rep wootric.Report) { reports <- rep }
+	h.Observe = func(_ context.Context, rep wootric.Report) { reports <- rep }
 	srv := httptest.NewServer(http.TimeoutHandler(h, 50*time.Millisecond, "timeout"))
 	defer srv.Close()
 

@@ -152,13 +152,15 @@ type Handler struct {
 	Logger *slog.Logger
 
 	// Observe, if not nil, is called once for each request, when its
-	// answer is written, with a [Report] of how it ended and how long each
-	// stage took: for metrics and traces (module otelwootric turns it into
-	// OpenTelemetry's). r is the request as received, whose context
-	// carries the server's span. It runs on the request's goroutine,
-	// before ServeHTTP returns: keep it quick, and safe for concurrent use. Nil, the default, costs
-	// nothing: no clock is read and nothing is allocated.
-	Observe func(r *http.Request, rep Report)
+	// answer is written, and once for each call of Process, when it
+	// returns, with a [Report] of how it ended and how long each stage
+	// took: for metrics and traces (module otelwootric turns it into
+	// OpenTelemetry's). ctx is the request's context, which carries the
+	// server's span, or the one given to Process. It runs on the request's
+	// goroutine, before ServeHTTP returns: keep it quick, and safe for
+	// concurrent use. Nil, the default, costs nothing: no clock is read and
+	// nothing is allocated.
+	Observe func(ctx context.Context, rep Report)
 
 	// ErrorHandler, if not nil, answers requests that are refused or whose
 	// callbacks fail, in place of the default answer: [StatusCode](err)

@@ -17,7 +17,7 @@ func (h *Handler) observe(r *http.Request, d *delivery, err error) {
 	rep := h.report(d, err)
 	h.log(r, &rep)
 	if h.Observe != nil {
-		h.Observe(r, rep)
+		h.Observe(r.Context(), rep)
 	}
 }
 

@@ -2,6 +2,7 @@ package wootric
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,7 +21,7 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig := Sign("s", body)
-	allocs := func(observe func(*http.Request, Report)) float64 {
+	allocs := func(observe func(context.Context, Report)) float64 {
 		h := NewHandler("s")
 		h.Observe = observe
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
@@ -37,7 +38,7 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 	}
 	var n int
 	without := allocs(nil)
-	with := allocs(func(_ *http.Request, rep Report) { n += int(rep.Status) })
+	with := allocs(func(_ context.Context, rep Report) { n += int(rep.Status) })
 	if with != without {
 		t.Errorf("a delivery allocates %v times with an Observe hook, %v without", with, without)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -32,7 +31,7 @@ func TestObserveReportsEachOutcome(t *testing.T) {
 			h.Logger = slog.New(logs)
 			var mu sync.Mutex
 			var reports []wootric.Report
-			h.Observe = func(_ *http.Request, rep wootric.Report) {
+			h.Observe = func(_ context.Context, rep wootric.Report) {
 				mu.Lock()
 				reports = append(reports, rep)
 				mu.Unlock()
@@ -111,7 +110,7 @@ func TestObserveReportsUnrecorded(t *testing.T) {
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = &completeFails{MemoryDeduplicator: &wootric.MemoryDeduplicator{}}
 	var got []wootric.Report
-	h.Observe = func(_ *http.Request, rep wootric.Report) { got = append(got, rep) }
+	h.Observe = func(_ context.Context, rep wootric.Report) { got = append(got, rep) }
 	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.CES)
 	if w := wootrictest.Deliver(t, h, "/", wootrictest.Secret, e, wootric.Form); w.Code != 200 {
 		t.Fatalf("answered %d", w.Code)

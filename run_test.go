@@ -583,7 +583,7 @@ func TestRunEventChangedAfterTheDeadline(t *testing.T) {
 	var rep wootric.Report
 	h := wootric.NewHandler(testSecret)
 	h.CallbackTimeout = 20 * time.Millisecond
-	h.Observe = func(_ *http.Request, r wootric.Report) { rep = r }
+	h.Observe = func(_ context.Context, r wootric.Report) { rep = r }
 	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
 		<-ctx.Done()
 		e.Response.ID++

@@ -38,7 +38,6 @@ package otelwootric
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
@@ -170,10 +169,10 @@ func New(cfg Config) (*Observer, error) {
 	return o, nil
 }
 
-// Observe records rep, the Report of request r. Set it as a Handler's
-// Observe hook: h.Observe = o.Observe.
-func (o *Observer) Observe(r *http.Request, rep wootric.Report) {
-	ctx := r.Context()
+// Observe records rep, the Report of a request or of a call of Process,
+// under the span in ctx. Set it as a Handler's Observe hook: h.Observe =
+// o.Observe.
+func (o *Observer) Observe(ctx context.Context, rep wootric.Report) {
 	opts := o.optionsOf(optionsKey{rep.Outcome, rep.Reason, rep.Status, eventType(rep.EventType), surveyMode(rep.SurveyMode)})
 	o.deliveries.Add(ctx, 1, opts.deliveries)
 	if rep.Reason != "" {

@@ -545,7 +545,7 @@ func newHandler(d *pgdedup.Deduplicator, fn wootric.Callback) func(*testing.T, *
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = d
 	var rep wootric.Report
-	h.Observe = func(_ *http.Request, r wootric.Report) { rep = r }
+	h.Observe = func(_ context.Context, r wootric.Report) { rep = r }
 	h.OnResponseCreated(fn)
 	return func(t *testing.T, e *wootric.Event) wootric.Report {
 		t.Helper()

@@ -124,7 +124,7 @@ func TestFaults(t *testing.T, d wootric.Deduplicator) {
 		h := wootric.NewHandler(Secret)
 		h.Dedup, h.DedupLease, h.CallbackTimeout = store, FleetLease, FleetLease/5
 		h.Logger = slog.New(logs)
-		h.Observe = func(_ *http.Request, rep wootric.Report) {
+		h.Observe = func(_ context.Context, rep wootric.Report) {
 			if rep.Unrecorded != nil && !errors.Is(rep.Unrecorded, wootric.ErrClaimLost) {
 				excused.add(int(rep.ObjectID - 1))
 			}

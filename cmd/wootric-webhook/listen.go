@@ -278,7 +278,7 @@ type tally struct {
 	counts map[string]int // "processed", "refused signature", ...
 }
 
-func (t *tally) observe(_ *http.Request, rep wootric.Report) {
+func (t *tally) observe(_ context.Context, rep wootric.Report) {
 	key := string(rep.Outcome)
 	if rep.Reason != "" {
 		key += " " + string(rep.Reason)
