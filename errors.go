@@ -84,6 +84,21 @@ var (
 	// is a duplicate, or released, so that the retry runs the event.
 	ErrCallbackTimeout = errors.New("wootric: callback timed out")
 
+	// ErrPermanent is for a callback to wrap, as fmt.Errorf("%w: %v",
+	// wootric.ErrPermanent, err), to say that retrying cannot help: an
+	// event the callback will never accept. An Inbox's worker sets such a
+	// delivery aside with its error, as a dead letter, at once, instead of
+	// retrying it. In a request it is answered as any callback's failure
+	// (500): without an Inbox there is nowhere else to keep the event, and
+	// the sender's retry is its last chance.
+	ErrPermanent = errors.New("wootric: permanent failure")
+
+	// ErrInbox means that a Handler with an Inbox could not store a
+	// delivery: Put failed, or did not return before the run's deadline.
+	// The claim, with Dedup, is released, and the Handler answers 503 with
+	// a Retry-After of 30 seconds, so that the sender retries.
+	ErrInbox = errors.New("wootric: inbox failed")
+
 	// ErrInProgress means that a Handler with Dedup got a copy of an event
 	// whose claim another delivery holds: it is running now, here or on
 	// another replica, and has not yet succeeded or failed. A Handler

@@ -130,6 +130,17 @@ type Handler struct {
 	// duplicate that arrives after the TTL runs again.
 	DedupTTL time.Duration
 
+	// Inbox, if not nil, makes a 2xx mean that the delivery is stored,
+	// not that it has run: the Handler puts each delivery it has verified
+	// and decoded (and claimed, with Dedup) in the Inbox, completes the
+	// claim once Put returns, and answers 200, running no callback. A
+	// worker runs the stored deliveries with Process, and retries them for
+	// as long as what the callbacks call is down. If Put fails, the claim
+	// is released and the answer is 503 with Retry-After (ErrInbox). Put
+	// has the deadline a run would have. Middleware with an Inbox does not
+	// call next. Nil, the default, runs each delivery in its request.
+	Inbox Inbox
+
 	// Logger, if not nil, receives a record for each refused or failed
 	// delivery (Warn for 4xx, Error for 5xx), with the reason, the remote
 	// address, the body's size, and when known the event's type and
@@ -231,6 +242,7 @@ type delivery struct {
 	secret  int    // index of the secret that matched, or -1
 	stamp   [2]int // where the event's timestamp is in the body
 	dup     bool
+	stored  bool // put in the Inbox
 	// mislabelled: the Content-Type names the other format than the body's
 	mislabelled bool
 	claim       *Claim    // the Dedup claim held, until it is settled
@@ -253,7 +265,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		d.last = d.start
 	}
 	err := h.receive(w, r, &d)
-	if err == nil {
+	switch {
+	case err != nil:
+	case h.Inbox != nil:
+		err = h.store(r, &d)
+	default:
 		err = h.process(r, &d, next)
 	}
 	h.end(w, r, &d, err)
@@ -396,7 +412,7 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 	if t := h.callbackTimeout(); t > 0 {
 		deadline = time.Now().Add(t)
 	}
-	if h.Dedup != nil {
+	if h.Dedup != nil && h.Inbox == nil { // with an Inbox, claimed when stored
 		var err error
 		if deadline, err = h.claim(r.Context(), d, deadline); err != nil || d.dup {
 			return err
@@ -595,12 +611,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrMethodNotAllowed):
 		w.Header().Set("Allow", http.MethodPost)
 	case errors.Is(err, ErrInProgress):
-		lease := h.dedupLease()
-		secs := int64(lease / time.Second)
-		if lease%time.Second != 0 {
-			secs++
-		}
-		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		w.Header().Set("Retry-After", seconds(h.dedupLease()))
+	case errors.Is(err, ErrInbox):
+		w.Header().Set("Retry-After", seconds(inboxRetryAfter))
 	}
 	if h.ErrorHandler != nil {
 		h.ErrorHandler(w, r, err)
@@ -608,6 +621,15 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	code := StatusCode(err)
 	http.Error(w, http.StatusText(code), code)
+}
+
+// seconds returns d in whole seconds, rounded up, for Retry-After.
+func seconds(d time.Duration) string {
+	secs := int64(d / time.Second)
+	if d%time.Second != 0 {
+		secs++
+	}
+	return strconv.FormatInt(secs, 10)
 }
 
 // headerValue is h.Get(key) for a key already in canonical form: the

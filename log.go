@@ -29,6 +29,8 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	err := rep.Err
 	level, msg := slog.LevelDebug, "wootric: delivery processed"
 	switch {
+	case rep.Outcome == Stored:
+		msg = "wootric: delivery stored in the inbox"
 	case rep.Outcome == Duplicate:
 		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
 	case errors.Is(err, errLeaseSpent):
@@ -60,7 +62,10 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", err.Error()), slog.Int("status", rep.Status))
 	}
-	attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr), slog.Int64("content_length", rep.BodyBytes))
+	if r.RemoteAddr != "" { // "" for Process
+		attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr))
+	}
+	attrs = append(attrs, slog.Int64("content_length", rep.BodyBytes))
 	if rep.Account != "" {
 		attrs = append(attrs, slog.String("account", rep.Account))
 	}

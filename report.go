@@ -70,7 +70,11 @@ type Outcome string
 const (
 	// Processed: the event ran, and the answer is 2xx.
 	Processed Outcome = "processed"
-	// Duplicate: the event had already run, and the answer is 200.
+	// Stored: the delivery was put in the Handler's Inbox, for a worker to
+	// run, and the answer is 200.
+	Stored Outcome = "stored"
+	// Duplicate: the event had already run, or been stored, and the
+	// answer is 200.
 	Duplicate Outcome = "duplicate"
 	// Refused: the request was wrong, and a retry of it gets the same 4xx
 	// answer: not a POST, too large, unsigned or badly signed, malformed,
@@ -102,6 +106,7 @@ const (
 	ReasonReplayWindow  Reason = "replay_window"  // ErrOutsideReplayWindow
 	ReasonInProgress    Reason = "in_progress"    // ErrInProgress
 	ReasonStore         Reason = "store"          // ErrDedupStore, ErrClaimLost
+	ReasonInbox         Reason = "inbox"          // ErrInbox
 	ReasonCallback      Reason = "callback"       // ErrCallback
 	ReasonTimeout       Reason = "timeout"        // ErrCallbackTimeout, http.ErrHandlerTimeout
 	ReasonInternal      Reason = "internal"       // any other error
@@ -146,6 +151,7 @@ var endings = [...]struct {
 	{http.ErrHandlerTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
 	{ErrCallbackTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
 	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, Failed},
+	{ErrInbox, http.StatusServiceUnavailable, ReasonInbox, Failed},
 	{ErrCallback, http.StatusInternalServerError, ReasonCallback, Failed},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, ReasonMethod, Refused},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, ReasonSize, Refused},
@@ -197,6 +203,8 @@ func (h *Handler) report(d *delivery, err error) Report {
 		rep.Unrecorded = nil
 	case d.dup:
 		rep.Outcome = Duplicate
+	case d.stored:
+		rep.Outcome = Stored
 	}
 	switch {
 	case d.answer != nil:

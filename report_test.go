@@ -20,7 +20,7 @@ import (
 // of the outcome, from the same Report.
 func TestObserveReportsEachOutcome(t *testing.T) {
 	levels := map[wootric.Outcome]slog.Level{
-		wootric.Processed: slog.LevelDebug, wootric.Duplicate: slog.LevelInfo,
+		wootric.Processed: slog.LevelDebug, wootric.Stored: slog.LevelDebug, wootric.Duplicate: slog.LevelInfo,
 		wootric.Refused: slog.LevelWarn, wootric.Failed: slog.LevelError,
 	}
 	seen := map[wootric.Reason]bool{}
@@ -97,7 +97,7 @@ func TestObserveReportsEachOutcome(t *testing.T) {
 	for _, reason := range []wootric.Reason{"", wootric.ReasonMethod, wootric.ReasonEncoding, wootric.ReasonSize,
 		wootric.ReasonUnreadable, wootric.ReasonSignature, wootric.ReasonNoSecret, wootric.ReasonMalformed,
 		wootric.ReasonReplayWindow, wootric.ReasonInProgress, wootric.ReasonStore, wootric.ReasonCallback, wootric.ReasonTimeout,
-		wootric.ReasonAccount, wootric.ReasonAccountLookup} {
+		wootric.ReasonAccount, wootric.ReasonAccountLookup, wootric.ReasonInbox} {
 		if !seen[reason] {
 			t.Errorf("no case ends with reason %q", reason)
 		}

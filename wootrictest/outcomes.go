@@ -119,6 +119,10 @@ func Outcomes() []OutcomeCase {
 			Outcome: wootric.Refused, Reason: wootric.ReasonAccount, Status: 401, Account: e.AccountToken, LastStage: wootric.StageVerify},
 		{Name: "failed: account lookup", Handler: accounts(func(context.Context, string) ([]string, error) { return nil, errStoreDown }), Request: req(e),
 			Outcome: wootric.Failed, Reason: wootric.ReasonAccountLookup, Status: 503, Account: e.AccountToken, LastStage: wootric.StageVerify},
+		{Name: "stored", Handler: signed(func(h *wootric.Handler) { ok(h); h.Inbox = inboxFunc(func() error { return nil }) }), Request: req(e),
+			Outcome: wootric.Stored, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
+		{Name: "failed: inbox", Handler: signed(func(h *wootric.Handler) { ok(h); h.Inbox = inboxFunc(func() error { return errStoreDown }) }), Request: req(e),
+			Outcome: wootric.Failed, Reason: wootric.ReasonInbox, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
 		{Name: "failed: no secret", Handler: func() *wootric.Handler { h := wootric.NewHandler(); ok(h); return h }, Request: req(e),
 			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: -1},
 		{Name: "failed: in progress", Handler: signed(withStore(func(d wootric.Deduplicator, key string) {
@@ -139,6 +143,12 @@ func Outcomes() []OutcomeCase {
 	}
 	return cases
 }
+
+// inboxFunc is an Inbox whose Put returns what the function does, and
+// keeps nothing.
+type inboxFunc func() error
+
+func (f inboxFunc) Put(context.Context, *wootric.Delivery) error { return f() }
 
 // failingStore is a Deduplicator whose store is down.
 type failingStore struct{}
