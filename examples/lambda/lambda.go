@@ -1,13 +1,24 @@
 // Package lambda receives Wootric webhooks in an AWS Lambda function,
-// behind API Gateway (REST API, payload format 1.0) or a function URL.
-// There is no *http.Request: the body comes as a string, base64-encoded
-// when the platform says so (IsBase64Encoded), and must be decoded back to
-// the bytes Wootric signed before wootric.ParseBody verifies it.
+// behind API Gateway (REST API, payload format 1.0) or a function URL,
+// with everything a Handler gives a server: the body is verified with the
+// Handler's secrets (Parse), then run through its callbacks (Process),
+// claimed from its Dedup, with its deadline, panics recovered, and
+// reported to its Observe hook and Logger. Lambda runs invocations
+// concurrently, on as many instances as it likes: give the Handler a
+// shared Dedup (redisdedup, pgdedup) so that copies of an event run once.
 //
-//	func main() { lambda.Start(wlambda.FunctionURL(os.Getenv("WOOTRIC_SECRET"), store)) }
+// There is no *http.Request: the body comes as a string, base64-encoded
+// when the platform says so (IsBase64Encoded), and is decoded back to the
+// bytes Wootric signed before it is verified.
+//
+//	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
+//	h.Dedup = redisdedup.New(rdb)
+//	h.OnResponseCreated(save)
+//	func main() { lambda.Start(wlambda.FunctionURL(h)) }
 package lambda
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"net/http"
@@ -17,32 +28,25 @@ import (
 	"github.com/wootric-go/wootric"
 )
 
-// Store does the work of one verified event; an error answers 500, so
-// that Wootric sends the event again.
-type Store func(ctx context.Context, e *wootric.Event) error
-
 // APIGateway returns a Lambda handler for API Gateway REST API events.
-func APIGateway(secret string, store Store) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+func APIGateway(h *wootric.Handler) func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 	return func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
-		code := receive(ctx, req.HTTPMethod, req.Body, req.IsBase64Encoded, req.Headers, secret, store)
+		code := receive(ctx, h, req.HTTPMethod, req.Body, req.IsBase64Encoded, req.Headers)
 		return events.APIGatewayProxyResponse{StatusCode: code, Body: http.StatusText(code)}, nil
 	}
 }
 
 // FunctionURL returns a Lambda handler for function URL events.
-func FunctionURL(secret string, store Store) func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+func FunctionURL(h *wootric.Handler) func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 	return func(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
-		code := receive(ctx, req.RequestContext.HTTP.Method, req.Body, req.IsBase64Encoded, req.Headers, secret, store)
+		code := receive(ctx, h, req.RequestContext.HTTP.Method, req.Body, req.IsBase64Encoded, req.Headers)
 		return events.LambdaFunctionURLResponse{StatusCode: code, Body: http.StatusText(code)}, nil
 	}
 }
 
-// receive verifies and decodes one delivery and stores it, and returns the
-// status to answer with.
-func receive(ctx context.Context, method, body string, isBase64 bool, headers map[string]string, secret string, store Store) int {
-	if method != http.MethodPost {
-		return http.StatusMethodNotAllowed
-	}
+// receive verifies, decodes and runs one delivery, and returns the status
+// to answer with.
+func receive(ctx context.Context, h *wootric.Handler, method, body string, isBase64 bool, headers map[string]string) int {
 	raw := []byte(body)
 	if isBase64 {
 		var err error
@@ -50,14 +54,20 @@ func receive(ctx context.Context, method, body string, isBase64 bool, headers ma
 			return http.StatusBadRequest
 		}
 	}
-	e, err := wootric.ParseBody(raw, header(headers, wootric.SignatureHeader), secret)
+	r, err := http.NewRequestWithContext(ctx, method, "/", bytes.NewReader(raw))
 	if err != nil {
-		return wootric.StatusCode(err)
+		return http.StatusBadRequest
 	}
-	if err := store(ctx, e); err != nil {
-		return http.StatusInternalServerError
+	for _, name := range []string{wootric.SignatureHeader, "Content-Type", "Content-Encoding"} {
+		if v := header(headers, name); v != "" {
+			r.Header.Set(name, v)
+		}
 	}
-	return http.StatusOK
+	e, err := h.Parse(r)
+	if err == nil {
+		err = h.Process(ctx, e)
+	}
+	return wootric.StatusCode(err)
 }
 
 // header returns the value of name in headers, whatever its case: API

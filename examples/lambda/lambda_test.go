@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/wootric-go/wootric"
@@ -20,9 +23,10 @@ func TestLambdaHandlers(t *testing.T) {
 	sig := wootric.Sign(wootrictest.Secret, body)
 	b64 := base64.StdEncoding.EncodeToString(body)
 	var stored int
-	store := func(_ context.Context, e *wootric.Event) error { stored++; return nil }
-	gateway := wlambda.APIGateway(wootrictest.Secret, store)
-	url := wlambda.FunctionURL(wootrictest.Secret, store)
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error { stored++; return nil })
+	gateway := wlambda.APIGateway(h)
+	url := wlambda.FunctionURL(h)
 
 	tests := []struct {
 		name string
@@ -64,5 +68,55 @@ func TestLambdaHandlers(t *testing.T) {
 	}
 	if stored != 3 {
 		t.Errorf("stored %d events, want 3", stored)
+	}
+}
+
+// TestLambdaDedupAndDeadline: concurrent invocations with copies of one
+// event run it once, and a callback past its deadline is answered 503.
+func TestLambdaDedupAndDeadline(t *testing.T) {
+	e := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
+	body, err := wootric.Encode(e, wootric.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	release := make(chan struct{})
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+		runs.Add(1)
+		<-release
+		return nil
+	})
+	url := wlambda.FunctionURL(h)
+	invoke := func() int {
+		req := events.LambdaFunctionURLRequest{Body: string(body), Headers: map[string]string{"x-wootric-signature": wootric.Sign(wootrictest.Secret, body)}}
+		req.RequestContext.HTTP.Method = "POST"
+		res, _ := url(context.Background(), req)
+		return res.StatusCode
+	}
+	first := make(chan int)
+	go func() { first <- invoke() }()
+	for runs.Load() == 0 {
+		runtime.Gosched() // until the first invocation runs its callback
+	}
+	if code := invoke(); code != http.StatusServiceUnavailable {
+		t.Errorf("a copy while the first runs answered %d, want 503", code)
+	}
+	close(release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("the first answered %d, want 200", code)
+	}
+	if code := invoke(); code != http.StatusOK || runs.Load() != 1 {
+		t.Errorf("a copy after it answered %d, and the event ran %d times; want 200 and once", code, runs.Load())
+	}
+
+	slow := wootric.NewHandler(wootrictest.Secret)
+	slow.CallbackTimeout = 10 * time.Millisecond
+	slow.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
+	req := events.LambdaFunctionURLRequest{Body: string(body), Headers: map[string]string{"X-Wootric-Signature": wootric.Sign(wootrictest.Secret, body)}}
+	req.RequestContext.HTTP.Method = "POST"
+	if res, _ := wlambda.FunctionURL(slow)(context.Background(), req); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a callback past its deadline answered %d, want 503", res.StatusCode)
 	}
 }
