@@ -113,6 +113,13 @@ type Config struct {
 	// River's default, about attempt⁴ seconds after the attempt.
 	RetryPolicy river.ClientRetryPolicy
 
+	// RescueAfter is how long a delivery may stay running before River
+	// takes its worker for dead (a process killed, a machine lost) and
+	// runs it again. Zero means an hour. Keep it well above the Handler's
+	// CallbackTimeout, which bounds a run: a run still going when it
+	// passes runs twice. River looks for such deliveries every 30 seconds.
+	RescueAfter time.Duration
+
 	// Schema is the PostgreSQL schema of River's tables; "" means those
 	// found on the connection's search_path.
 	Schema string
@@ -161,8 +168,12 @@ func New(pool *pgxpool.Pool, h *wootric.Handler, cfg Config) (*Inbox, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{h: h})
 	rc := &river.Config{
-		Workers:                     workers,
-		RetryPolicy:                 cfg.RetryPolicy,
+		Workers:              workers,
+		RetryPolicy:          cfg.RetryPolicy,
+		RescueStuckJobsAfter: orDefault(cfg.RescueAfter, time.Hour),
+		// The Handler's CallbackTimeout bounds a run, and Process returns
+		// when it passes; River's own timeout would only cut it short.
+		JobTimeout:                  -1,
 		Schema:                      cfg.Schema,
 		Logger:                      cfg.Logger,
 		CompletedJobRetentionPeriod: orDefault(cfg.CompletedRetention, DefaultCompletedRetention),
