@@ -247,6 +247,51 @@ func BenchmarkDelivery(b *testing.B) {
 	}
 }
 
+// BenchmarkDeliveryAccountsSpread delivers the sample for each of 10,000
+// accounts in turn, each signed with its account's secret, with the
+// garbage collector on: the cost of a delivery whose account's keys are
+// not warm, as with many accounts each sending a few deliveries.
+func BenchmarkDeliveryAccountsSpread(b *testing.B) {
+	const n = 10000
+	e, err := wootric.Decode(readTestdata(b, "doc-response-created.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	accounts := make(wootric.AccountSecrets, n)
+	bodies, sigs := make([][]byte, n), make([]string, n)
+	for i := range n {
+		e.AccountToken = fmt.Sprintf("NPS-%08x", i)
+		secret := fmt.Sprintf("secret-%d", i)
+		accounts[e.AccountToken] = []string{secret}
+		if bodies[i], err = wootric.Encode(e, wootric.JSON); err != nil {
+			b.Fatal(err)
+		}
+		sigs[i] = wootric.Sign(secret, bodies[i])
+	}
+	h := wootric.NewAccountHandler(accounts)
+	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+		benchSink += int64(e.Response.Score)
+		return nil
+	})
+	r := httptest.NewRequest(http.MethodPost, "/wootric", nil)
+	r.Header.Set("Content-Type", "application/json")
+	rd := bytes.NewReader(nil)
+	rc := io.NopCloser(rd)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := i % n
+		rd.Reset(bodies[k])
+		r.Body, r.ContentLength = rc, int64(len(bodies[k]))
+		r.Header.Set(wootric.SignatureHeader, sigs[k])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
 // benchAccounts returns n accounts, each with a secret of its own, one of
 // them account with secret.
 func benchAccounts(n int, account, secret string) wootric.AccountSecrets {
