@@ -15,13 +15,16 @@ import (
 //
 // Secrets is called for each delivery whose signature header is well
 // formed, with the account token the body names, read before the
-// signature is verified and only to choose the secrets. It returns the
-// account's secrets (several while one is being rotated), or none, and a
-// nil error, for an account it does not know; and an error only when it
-// cannot tell, as when its database is down: the delivery is then answered
-// 503, so that the sender retries. The account token comes from an
-// unverified body: do not log it unescaped, and bound what an unknown one
-// costs. Secrets must be safe for concurrent use.
+// signature is verified and only to choose the secrets; a token without
+// the shape of one (letters, digits, '-' and '_', at most 64 bytes) is
+// refused before, and costs no call. It returns the account's secrets
+// (several while one is being rotated), or none, and a nil error, for an
+// account it does not know; and an error only when it cannot tell, as
+// when its database is down: the delivery is then answered 503, so that
+// the sender retries, whatever the error wraps. The account token comes
+// from an unverified body: bound what an unknown one costs, and keep it
+// out of the error, whose text goes to the ErrorHandler and the Logger as
+// it is, as a callback's does. Secrets must be safe for concurrent use.
 //
 // Because Secrets is called for every delivery, a secret added or removed
 // where it looks takes effect on the next delivery. Put a cache in front
@@ -63,7 +66,7 @@ func (f AccountsFunc) Secrets(ctx context.Context, account string) ([]string, er
 // customers each bring their own account, or a company with accounts in
 // several regions (their tokens begin "NPS-", "NPS-EU-" and "NPS-AU-").
 func NewAccountHandler(accounts Accounts) *Handler {
-	if accounts == nil {
+	if f, ok := accounts.(AccountsFunc); accounts == nil || ok && f == nil {
 		accounts = AccountSecrets(nil)
 	}
 	return &Handler{accounts: accounts, accountKeys: new(keyCache)}
@@ -76,8 +79,12 @@ func NewAccountHandler(accounts Accounts) *Handler {
 // decoded, that the event names the same account.
 func (h *Handler) verifyAccount(ctx context.Context, body []byte, text string, want [sha1.Size]byte) (string, int, error) {
 	account, err := accountOf(text)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", -1, err
+	case !tokenShaped(account):
+		// Anyone can send a body: a token nothing like one costs no lookup.
+		return account, -1, fmt.Errorf("%w: account %s is not an account token", ErrUnknownAccount, accountName(account))
 	}
 	secrets, err := h.accounts.Secrets(ctx, account)
 	switch {
@@ -236,6 +243,17 @@ func (d *decoder) formAccount() (v value, found bool, err error) {
 	return v, found, nil
 }
 
+// tokenShaped reports whether account has the shape of an account token:
+// letters, digits, '-' and '_', at most 64 bytes.
+func tokenShaped(account string) bool {
+	ok := account != "" && len(account) <= maxAccountName
+	for i := 0; ok && i < len(account); i++ {
+		c := account[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return ok
+}
+
 // maxAccountName is how much of an account token that does not have the
 // shape of one accountName prints.
 const maxAccountName = 64
@@ -245,13 +263,8 @@ const maxAccountName = 64
 // 64 bytes), and otherwise quoted, and cut at 64 bytes. It comes from an
 // unverified body.
 func accountName(account string) string {
-	ok := account != "" && len(account) <= maxAccountName
-	for i := 0; ok && i < len(account); i++ {
-		c := account[i]
-		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-	}
 	switch {
-	case ok:
+	case tokenShaped(account):
 		return account
 	case len(account) > maxAccountName:
 		return strconv.Quote(account[:maxAccountName]) + "..."

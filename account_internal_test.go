@@ -74,8 +74,9 @@ func TestAccountName(t *testing.T) {
 }
 
 // FuzzAccountOf checks accountOf against Decode, its oracle: for every body
-// Decode accepts, accountOf returns the event's AccountToken when it is
-// not empty, and refuses the body when it is; and it never panics.
+// Decode accepts, or whose fields the readers under Decode all read,
+// accountOf returns the account they read when it is not empty, and
+// refuses the body when it is; and it never panics.
 func FuzzAccountOf(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.*[nm]")
 	rails, _ := filepath.Glob("testdata/rails/*.*[nm]")
@@ -92,6 +93,23 @@ func FuzzAccountOf(f *testing.F) {
 		got, err := accountOf(string(body))
 		if err != nil && !errors.Is(err, ErrUnknownAccount) {
 			t.Fatalf("accountOf(%q) = %v, want an error wrapping ErrUnknownAccount", body, err)
+		}
+		// The readers Decode is built on, which read every top-level
+		// field before Decode checks the event whole: an oracle for many
+		// more bodies than those Decode accepts.
+		d := decoder{s: string(body)}
+		var rerr error
+		if FormatOf(body) == JSON {
+			rerr = d.decodeJSON()
+		} else {
+			rerr = d.decodeForm()
+		}
+		switch {
+		case rerr != nil:
+		case d.account == "" && err == nil:
+			t.Fatalf("accountOf(%q) = %q, where the decoder reads no account", body, got)
+		case d.account != "" && (err != nil || got != d.account):
+			t.Fatalf("accountOf(%q) = %q, %v, want %q as the decoder reads it", body, got, err, d.account)
 		}
 		e, derr := Decode(body)
 		switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -179,5 +180,67 @@ func TestAccountHandlerWithoutAccounts(t *testing.T) {
 		if w.Code != tc.want {
 			t.Errorf("%s answered %d, want %d", tc.name, w.Code, tc.want)
 		}
+	}
+}
+
+// TestAccountHandlerLookupFailureIs503 checks that a lookup's error is
+// answered 503 whatever it wraps, even a sentinel of this package's, and
+// that a token without the shape of one is refused without a lookup.
+func TestAccountHandlerLookupFailureIs503(t *testing.T) {
+	for _, inner := range []error{wootric.ErrUnknownAccount, wootric.ErrMethodNotAllowed, wootric.ErrBodyTooLarge, wootric.ErrInProgress} {
+		t.Run(inner.Error(), func(t *testing.T) {
+			h := wootric.NewAccountHandler(wootric.AccountsFunc(func(context.Context, string) ([]string, error) {
+				return nil, fmt.Errorf("cache: %w", inner)
+			}))
+			body := accountBody(t, "NPS-1a2b3c4d", wootric.JSON)
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(http.MethodPost, "/wootric", bytes.NewReader(body))
+			r.Header.Set(wootric.SignatureHeader, wootric.Sign("s", body))
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusServiceUnavailable || w.Header().Get("Allow") != "" || w.Header().Get("Retry-After") != "" {
+				t.Errorf("answered %d, headers %v; want 503 and neither Allow nor Retry-After", w.Code, w.Header())
+			}
+		})
+	}
+	t.Run("odd token", func(t *testing.T) {
+		called := false
+		h := wootric.NewAccountHandler(wootric.AccountsFunc(func(context.Context, string) ([]string, error) {
+			called = true
+			return nil, errors.New("invalid byte sequence for encoding UTF8: 0x00")
+		}))
+		for _, account := range []string{"NPS-\x00", strings.Repeat("N", 65), "NPS 1"} {
+			body := accountBody(t, account, wootric.JSON)
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(http.MethodPost, "/wootric", bytes.NewReader(body))
+			r.Header.Set(wootric.SignatureHeader, wootric.Sign("s", body))
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusUnauthorized || called {
+				t.Errorf("account %q answered %d, looked up: %v; want 401 without a lookup", account, w.Code, called)
+			}
+		}
+	})
+	t.Run("AccountsFunc(nil)", func(t *testing.T) {
+		h := wootric.NewAccountHandler(wootric.AccountsFunc(nil))
+		body := accountBody(t, "NPS-1a2b3c4d", wootric.JSON)
+		r := httptest.NewRequest(http.MethodPost, "/wootric", bytes.NewReader(body))
+		r.Header.Set(wootric.SignatureHeader, wootric.Sign("s", body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("answered %d, want 401", w.Code)
+		}
+	})
+}
+
+// TestHandlerCallbackErrorWrappingASentinel: a callback's error is a 500
+// whatever it wraps, and sets no header of another answer.
+func TestHandlerCallbackErrorWrappingASentinel(t *testing.T) {
+	h := wootric.NewHandler(testSecret)
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+		return fmt.Errorf("proxy: %w", wootric.ErrMethodNotAllowed)
+	})
+	w := serve(t, h, readTestdata(t, "doc-response-created.json"))
+	if w.Code != http.StatusInternalServerError || w.Header().Get("Allow") != "" {
+		t.Errorf("answered %d, Allow %q; want 500 and no Allow", w.Code, w.Header().Get("Allow"))
 	}
 }

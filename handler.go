@@ -607,19 +607,19 @@ func (h *Handler) maxBodyBytes() int64 {
 
 // fail answers a refused or failed delivery.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, ErrMethodNotAllowed):
+	code, reason, _ := ending(err)
+	switch reason {
+	case ReasonMethod:
 		w.Header().Set("Allow", http.MethodPost)
-	case errors.Is(err, ErrInProgress):
+	case ReasonInProgress:
 		w.Header().Set("Retry-After", seconds(h.dedupLease()))
-	case errors.Is(err, ErrInbox):
+	case ReasonInbox:
 		w.Header().Set("Retry-After", seconds(inboxRetryAfter))
 	}
 	if h.ErrorHandler != nil {
 		h.ErrorHandler(w, r, err)
 		return
 	}
-	code := StatusCode(err)
 	http.Error(w, http.StatusText(code), code)
 }
 

@@ -139,8 +139,12 @@ var stageNames = [NumStages]string{"read", "verify", "decode", "dedup", "run"}
 
 // endings is, for each sentinel error a request can end with, the status
 // the Handler answers, the reason and the outcome: one table for
-// StatusCode, Reports and logs. The first that err wraps counts: a timeout
-// is also a callback's failure, and a callback's failure whose claim could
+// StatusCode, Reports and logs. The first that err wraps counts. The
+// sentinels with which the Handler wraps an error of someone else's (a
+// callback's, an Accounts', an Inbox's, a store's) come first, so that
+// whatever that error wraps in turn, a sentinel of this package's
+// included, changes nothing; and among them, a timeout is first (it is
+// also a callback's failure), and a callback's failure whose claim could
 // not be released is first a callback's.
 var endings = [...]struct {
 	err     error
@@ -150,23 +154,23 @@ var endings = [...]struct {
 }{
 	{http.ErrHandlerTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
 	{ErrCallbackTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
-	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, Failed},
-	{ErrInbox, http.StatusServiceUnavailable, ReasonInbox, Failed},
 	{ErrCallback, http.StatusInternalServerError, ReasonCallback, Failed},
+	{ErrAccountLookup, http.StatusServiceUnavailable, ReasonAccountLookup, Failed},
+	{ErrInbox, http.StatusServiceUnavailable, ReasonInbox, Failed},
+	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, Failed},
+	{ErrDedupStore, http.StatusInternalServerError, ReasonStore, Failed},
+	{ErrClaimLost, http.StatusInternalServerError, ReasonStore, Failed},
+	{ErrNoSecret, http.StatusInternalServerError, ReasonNoSecret, Failed},
+	{errReadCut, http.StatusServiceUnavailable, ReasonUnreadable, Failed},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, ReasonMethod, Refused},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, ReasonSize, Refused},
 	{ErrUnsupportedEncoding, http.StatusUnsupportedMediaType, ReasonEncoding, Refused},
 	{ErrMissingSignature, http.StatusUnauthorized, ReasonSignature, Refused},
 	{ErrUnknownAccount, http.StatusUnauthorized, ReasonAccount, Refused},
-	{ErrAccountLookup, http.StatusServiceUnavailable, ReasonAccountLookup, Failed},
 	{ErrInvalidSignature, http.StatusUnauthorized, ReasonSignature, Refused},
 	{ErrMalformedPayload, http.StatusBadRequest, ReasonMalformed, Refused},
-	{errReadCut, http.StatusServiceUnavailable, ReasonUnreadable, Failed},
 	{ErrBodyUnreadable, http.StatusBadRequest, ReasonUnreadable, Refused},
 	{ErrOutsideReplayWindow, http.StatusBadRequest, ReasonReplayWindow, Refused},
-	{ErrNoSecret, http.StatusInternalServerError, ReasonNoSecret, Failed},
-	{ErrDedupStore, http.StatusInternalServerError, ReasonStore, Failed},
-	{ErrClaimLost, http.StatusInternalServerError, ReasonStore, Failed},
 }
 
 // ending returns the entry of endings that err wraps; for an error that
