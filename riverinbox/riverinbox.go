@@ -172,8 +172,10 @@ func New(pool *pgxpool.Pool, h *wootric.Handler, cfg Config) (*Inbox, error) {
 		RetryPolicy:          cfg.RetryPolicy,
 		RescueStuckJobsAfter: orDefault(cfg.RescueAfter, time.Hour),
 		// The Handler's CallbackTimeout bounds a run, and Process returns
-		// when it passes; River's own timeout would only cut it short.
-		JobTimeout:                  -1,
+		// when it passes. River's own timeout must be finite all the same,
+		// or its rescuer never takes back the job of a worker that died;
+		// it rescues none younger than it.
+		JobTimeout:                  orDefault(cfg.RescueAfter, time.Hour),
 		Schema:                      cfg.Schema,
 		Logger:                      cfg.Logger,
 		CompletedJobRetentionPeriod: orDefault(cfg.CompletedRetention, DefaultCompletedRetention),
