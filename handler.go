@@ -162,6 +162,15 @@ type Handler struct {
 	// with its stack but not its value.
 	Logger *slog.Logger
 
+	// Begin, if not nil, is called once for each request, as the Handler
+	// begins on it, and once for each call of Process, with its context;
+	// the context it returns is the delivery's from then on: the
+	// callbacks' and next's, Put's, and Observe's derive from it. For
+	// tracing: otelwootric starts the delivery's span here, so that what
+	// the callbacks trace is nested under it. Nil, the default, costs
+	// nothing.
+	Begin func(ctx context.Context) context.Context
+
 	// Observe, if not nil, is called once for each request, when its
 	// answer is written, and once for each call of Process, when it
 	// returns, with a [Report] of how it ended and how long each stage
@@ -259,6 +268,9 @@ type delivery struct {
 // serve is the path of every request: receive the delivery, run its event
 // (claimed from Dedup, if set), then answer and report, in that one place.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if h.Begin != nil {
+		r = r.WithContext(h.Begin(r.Context()))
+	}
 	d := delivery{size: r.ContentLength, secret: -1}
 	if h.Observe != nil {
 		d.start = time.Now()

@@ -98,6 +98,9 @@ func (h *Handler) store(r *http.Request, d *delivery) error {
 // ErrPermanent) that a callback said retrying cannot help. Observe gets
 // its Report with ctx, and the Logger the same records as for a request.
 func (h *Handler) Process(ctx context.Context, e *Event) error {
+	if h.Begin != nil {
+		ctx = h.Begin(ctx)
+	}
 	d := delivery{event: e, eventID: idOf(e), size: int64(len(e.Raw)), secret: -1}
 	if h.Observe != nil {
 		d.start = time.Now()

@@ -4,7 +4,7 @@
 //	o, err := otelwootric.New(otelwootric.Config{}) // the global providers
 //	if err != nil { ... }
 //	h := wootric.NewHandler(secret)
-//	h.Observe = o.Observe
+//	h.Begin, h.Observe = o.Begin, o.Observe
 //	mux.Handle("POST /wootric", otelhttp.NewHandler(h, "wootric"))
 //
 // For each request it records:
@@ -31,9 +31,13 @@
 // metric's attributes stay few whatever a body holds, and the span has the
 // response's or decline's id but nothing the end user wrote.
 //
-// The span is recorded when the Handler reports, once the request is
-// answered, so the callbacks' own spans are children of the request's
-// span, beside it.
+// With Begin set as the Handler's Begin hook, the span starts as the
+// Handler begins on a delivery and is in the context of its callbacks, so
+// that what they trace is nested under it, in a request as in a worker
+// that runs stored deliveries (Handler.Process), where it is a child of
+// the worker's span. Without Begin, the span is made when the Handler
+// reports, once the request is answered, and the callbacks' own spans are
+// its siblings.
 package otelwootric
 
 import (
@@ -169,9 +173,20 @@ func New(cfg Config) (*Observer, error) {
 	return o, nil
 }
 
+// begun is the context key of the span Begin started.
+type begun struct{}
+
+// Begin starts the span "wootric.delivery" under the span in ctx, and
+// returns ctx with it, for Observe to end. Set it as a Handler's Begin
+// hook: h.Begin = o.Begin.
+func (o *Observer) Begin(ctx context.Context) context.Context {
+	ctx, span := o.tracer.Start(ctx, "wootric.delivery", trace.WithSpanKind(trace.SpanKindInternal))
+	return context.WithValue(ctx, begun{}, span)
+}
+
 // Observe records rep, the Report of a request or of a call of Process,
-// under the span in ctx. Set it as a Handler's Observe hook: h.Observe =
-// o.Observe.
+// and ends the span Begin started in ctx, or makes one under the span in
+// ctx. Set it as a Handler's Observe hook: h.Observe = o.Observe.
 func (o *Observer) Observe(ctx context.Context, rep wootric.Report) {
 	opts := o.optionsOf(optionsKey{rep.Outcome, rep.Reason, rep.Status, eventType(rep.EventType), surveyMode(rep.SurveyMode)})
 	o.deliveries.Add(ctx, 1, opts.deliveries)
@@ -188,7 +203,10 @@ func (o *Observer) span(ctx context.Context, rep *wootric.Report, outcome, event
 	if start.IsZero() { // a Report made without timings
 		start = time.Now()
 	}
-	_, span := o.tracer.Start(ctx, "wootric.delivery", trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindInternal))
+	span, begun := ctx.Value(begun{}).(trace.Span)
+	if !begun {
+		_, span = o.tracer.Start(ctx, "wootric.delivery", trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindInternal))
+	}
 	if !span.IsRecording() {
 		span.End()
 		return
@@ -229,7 +247,11 @@ func (o *Observer) span(ctx context.Context, rep *wootric.Report, outcome, event
 	case rep.Unrecorded != nil:
 		span.RecordError(rep.Unrecorded)
 	}
-	span.End(trace.WithTimestamp(start.Add(rep.Duration)))
+	if begun {
+		span.End()
+	} else {
+		span.End(trace.WithTimestamp(start.Add(rep.Duration)))
+	}
 }
 
 // eventType returns t if it is a documented type or another made of

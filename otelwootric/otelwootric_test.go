@@ -216,3 +216,51 @@ func hasAll(set attribute.Set, attrs []attribute.KeyValue) bool {
 	}
 	return true
 }
+
+// TestBeginNestsTheCallbacksSpans: with Begin, what a callback traces is a
+// child of wootric.delivery, itself a child of the request's span, in a
+// request and in a call of Process alike.
+func TestBeginNestsTheCallbacksSpans(t *testing.T) {
+	o, _, spans, tp := setup(t)
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.Begin, h.Observe = o.Begin, o.Observe
+	h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error {
+		_, span := tp.Tracer("crm").Start(ctx, "crm.save")
+		span.End()
+		return nil
+	})
+	e := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
+	r, err := wootrictest.NewRequest("/wootric", wootrictest.Secret, e, wootric.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, via := range []string{"request", "Process"} {
+		ctx, parent := tp.Tracer("test").Start(context.Background(), "parent "+via)
+		if via == "request" {
+			h.ServeHTTP(httptest.NewRecorder(), r.WithContext(ctx))
+		} else {
+			body, _ := wootric.Encode(e, wootric.JSON)
+			ev, _ := wootric.Decode(body)
+			if err := h.Process(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		parent.End()
+		byName := map[string]sdktrace.ReadOnlySpan{}
+		for _, s := range spans.Ended() {
+			if s.SpanContext().TraceID() == parent.SpanContext().TraceID() {
+				byName[s.Name()] = s
+			}
+		}
+		delivery, crm := byName["wootric.delivery"], byName["crm.save"]
+		if delivery == nil || crm == nil {
+			t.Fatalf("%s: spans %v, want wootric.delivery and crm.save", via, byName)
+		}
+		if delivery.Parent().SpanID() != parent.SpanContext().SpanID() || crm.Parent().SpanID() != delivery.SpanContext().SpanID() {
+			t.Errorf("%s: wootric.delivery's parent %v, crm.save's %v; want the caller's span, then wootric.delivery", via, delivery.Parent().SpanID(), crm.Parent().SpanID())
+		}
+		if delivery.EndTime().Before(crm.EndTime()) {
+			t.Errorf("%s: wootric.delivery ended before the callback's span", via)
+		}
+	}
+}

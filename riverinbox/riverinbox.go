@@ -39,6 +39,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/pgdedup"
 )
@@ -130,6 +131,14 @@ type Config struct {
 	// neither does.
 	Dedup *pgdedup.Deduplicator
 
+	// Middleware is River's middleware, run around each insert and each
+	// run: otelriver's (github.com/riverqueue/rivercontrib/otelriver),
+	// with EnableTracePropagation, gives each run a span linked to the
+	// span of the delivery that stored it, and with otelwootric's Begin on
+	// the Handler, the run's wootric.delivery span and what its callbacks
+	// trace are nested under the run's span.
+	Middleware []rivertype.Middleware
+
 	// Logger receives River's own records. Nil means River's default:
 	// warnings and errors to standard output.
 	Logger *slog.Logger
@@ -177,6 +186,7 @@ func New(pool *pgxpool.Pool, h *wootric.Handler, cfg Config) (*Inbox, error) {
 		// it rescues none younger than it.
 		JobTimeout:                  orDefault(cfg.RescueAfter, time.Hour),
 		Schema:                      cfg.Schema,
+		Middleware:                  cfg.Middleware,
 		Logger:                      cfg.Logger,
 		CompletedJobRetentionPeriod: orDefault(cfg.CompletedRetention, DefaultCompletedRetention),
 		DiscardedJobRetentionPeriod: orDefault(cfg.DeadRetention, DefaultDeadRetention),
