@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/rivercontrib/otelriver"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/otelwootric"
 	"github.com/wootric-go/wootric/riverinbox"
