@@ -377,3 +377,48 @@ func TestCompleteTx(t *testing.T) {
 		t.Errorf("CompleteTx outside a worker = %v, want ErrNoJob", err)
 	}
 }
+
+// TestWorkerKeepsTheJobOfAHandlerWithoutItsInbox: a worker whose Handler
+// has lost its Inbox would have Process claim the event from Dedup, find
+// it completed when it was stored, and run nothing; it fails instead, and
+// the job stays to run.
+func TestWorkerKeepsTheJobOfAHandlerWithoutItsInbox(t *testing.T) {
+	pool, schema := database(t)
+	receiver := wootric.NewHandler(wootrictest.Secret)
+	receiver.Dedup = &wootric.MemoryDeduplicator{}
+	if _, err := riverinbox.New(pool, receiver, riverinbox.Config{Schema: schema, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	_, req := sample(t, 51)
+	if code := serve(receiver, req()); code != http.StatusOK {
+		t.Fatalf("answered %d", code)
+	}
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.Dedup = receiver.Dedup
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { t.Error("ran"); return nil })
+	in, err := riverinbox.New(pool, h, riverinbox.Config{Workers: 1, Schema: schema, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Inbox = nil // before the worker starts
+	if err := in.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop(context.Background())
+	for deadline := time.Now().Add(patience); ; time.Sleep(20 * time.Millisecond) {
+		var state string
+		var errs int
+		if err := pool.QueryRow(context.Background(), `SELECT state::text, coalesce(array_length(errors, 1), 0) FROM `+schema+`.river_job`).Scan(&state, &errs); err != nil {
+			t.Fatal(err)
+		}
+		if state == "completed" {
+			t.Fatal("the job completed without running")
+		}
+		if errs > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s, no error recorded", state)
+		}
+	}
+}

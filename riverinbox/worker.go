@@ -23,6 +23,11 @@ type jobKey struct{}
 // River to retry with backoff; a permanent one (wootric.ErrPermanent), or
 // a body that no longer decodes, cancels the job: a dead letter at once.
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	if w.h.Inbox == nil {
+		// Process would claim the event from Dedup, find it completed when
+		// it was stored, and run nothing: fail, and keep the job.
+		return errNoInbox
+	}
 	e, err := wootric.Decode(job.Args.Body)
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("riverinbox: the stored body does not decode: %w", err))
@@ -33,6 +38,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	return err
 }
+
+var errNoInbox = errors.New("riverinbox: the Handler has no Inbox any more: its worker would run nothing")
 
 // ErrNoJob means that CompleteTx was called from a context that is not
 // that of a callback an Inbox's worker runs.
