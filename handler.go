@@ -137,8 +137,10 @@ type Handler struct {
 	// worker runs the stored deliveries with Process, and retries them for
 	// as long as what the callbacks call is down. If Put fails, the claim
 	// is released and the answer is 503 with Retry-After (ErrInbox). Put
-	// has the deadline a run would have. Middleware with an Inbox does not
-	// call next. Nil, the default, runs each delivery in its request.
+	// has the deadline a run would have, or CallbackTimeout's default if
+	// runs have none. Middleware on a Handler with an Inbox answers every
+	// delivery 500: its next would never run. Nil, the default, runs each
+	// delivery in its request.
 	Inbox Inbox
 
 	// Logger, if not nil, receives a record for each refused or failed
@@ -252,6 +254,9 @@ type delivery struct {
 	stamp   [2]int // where the event's timestamp is in the body
 	dup     bool
 	stored  bool // put in the Inbox
+	// deadline, for Process, is its context's, which the run's may not
+	// pass: River's job timeout, a Lambda invocation's end
+	deadline time.Time
 	// mislabelled: the Content-Type names the other format than the body's
 	mislabelled bool
 	claim       *Claim    // the Dedup claim held, until it is settled
@@ -279,6 +284,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 	err := h.receive(w, r, &d)
 	switch {
 	case err != nil:
+	case h.Inbox != nil && next != nil:
+		err = errInboxNext
 	case h.Inbox != nil:
 		err = h.store(r, &d)
 	default:
@@ -420,8 +427,8 @@ func (h *Handler) process(r *http.Request, d *delivery, next http.Handler) error
 	if m := h.callbacks.Load(); m != nil {
 		fns = (*m)[d.typ]
 	}
-	var deadline time.Time
-	if t := h.callbackTimeout(); t > 0 {
+	deadline := d.deadline
+	if t := h.callbackTimeout(); t > 0 && (deadline.IsZero() || time.Now().Add(t).Before(deadline)) {
 		deadline = time.Now().Add(t)
 	}
 	if h.Dedup != nil && h.Inbox == nil { // with an Inbox, claimed when stored

@@ -2,6 +2,7 @@ package wootric
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -37,6 +38,11 @@ type Delivery struct {
 	ReceivedAt time.Time
 }
 
+// errInboxNext is why Middleware on a Handler with an Inbox answers 500:
+// next would never run, in the request or in a worker, and every event
+// would be acknowledged unrun.
+var errInboxNext = errors.New("wootric: Middleware on a Handler with an Inbox: next would never run; serve the Handler itself, and run the work in callbacks")
+
 // inboxRetryAfter is the Retry-After of a delivery that the Inbox failed
 // to store: a database restarting or failing over is back within it.
 const inboxRetryAfter = 30 * time.Second
@@ -45,10 +51,13 @@ const inboxRetryAfter = 30 * time.Second
 // set, and completes the claim once the Inbox has stored it, or releases
 // it if Put failed. Put has the deadline a run would have.
 func (h *Handler) store(r *http.Request, d *delivery) error {
-	var deadline time.Time
-	if t := h.callbackTimeout(); t > 0 {
-		deadline = time.Now().Add(t)
+	// Put is bounded even when runs are not: a store that hangs must not
+	// hold requests for good.
+	t := h.callbackTimeout()
+	if t <= 0 {
+		t = DefaultCallbackTimeout
 	}
+	deadline := time.Now().Add(t)
 	if h.Dedup != nil {
 		var err error
 		if deadline, err = h.claim(r.Context(), d, deadline); err != nil || d.dup {
@@ -62,11 +71,8 @@ func (h *Handler) store(r *http.Request, d *delivery) error {
 	// As a run's, Put's context does not end when the sender hangs up: a
 	// delivery stored all the same is recorded, and its retry is a copy.
 	ctx := context.WithValue(context.WithoutCancel(r.Context()), runKey{}, &runValues{event: d.event, claim: d.claim})
-	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	err := h.Inbox.Put(ctx, &Delivery{Event: d.event, Key: key, ReceivedAt: time.Now()})
 	d.lap(StageRun)
 	if err != nil {
@@ -87,9 +93,13 @@ func (h *Handler) store(r *http.Request, d *delivery) error {
 // Without an Inbox, Process claims e from Dedup if set, as ServeHTTP does.
 // With one, it claims nothing: ServeHTTP claimed, stored and completed
 // each delivery, and de-duplicating what a worker runs is the Inbox's
-// job. The callbacks run with the deadline ServeHTTP gives them
-// (CallbackTimeout, and with Dedup three quarters of the lease), on a
-// goroutine of their own, and a panic is recovered as their failure.
+// job. A custom Inbox's worker must therefore call Process on a Handler
+// whose Inbox is set, or one without Dedup: otherwise Process finds each
+// event completed when it was stored, and runs nothing. The callbacks run
+// with the deadline ServeHTTP gives them (CallbackTimeout, and with Dedup
+// three quarters of the lease), or ctx's if it comes first, on a goroutine
+// of their own, and a panic is recovered as their failure. Their context
+// does not end when ctx is cancelled without a deadline.
 //
 // Process returns nil once the event has run (or, for a duplicate, had
 // run), and otherwise the error ServeHTTP would answer with: StatusCode
@@ -102,6 +112,7 @@ func (h *Handler) Process(ctx context.Context, e *Event) error {
 		ctx = h.Begin(ctx)
 	}
 	d := delivery{event: e, eventID: idOf(e), size: int64(len(e.Raw)), secret: -1}
+	d.deadline, _ = ctx.Deadline()
 	if h.Observe != nil {
 		d.start = time.Now()
 		d.last = d.start

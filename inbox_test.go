@@ -74,12 +74,12 @@ func TestInboxStoresInsteadOfRunning(t *testing.T) {
 			h.Observe = func(_ context.Context, rep wootric.Report) { reps = append(reps, rep) }
 
 			for i, b := range [][]byte{body, retried(t, body, 1)} {
-				if w := serve(t, h.Middleware(rec.nextHandler()), b); w.Code != http.StatusOK {
+				if w := serve(t, h, b); w.Code != http.StatusOK {
 					t.Fatalf("delivery %d answered %d, want 200", i, w.Code)
 				}
 			}
-			if rec.callbacks.Load() != 0 || rec.next.Load() != 0 {
-				t.Errorf("ran %d callbacks and next %d times in the request", rec.callbacks.Load(), rec.next.Load())
+			if rec.callbacks.Load() != 0 {
+				t.Errorf("ran %d callbacks in the request", rec.callbacks.Load())
 			}
 			e, _ := wootric.Decode(body)
 			d, ok := inbox.stored[wootric.DedupKey(e)]
@@ -214,5 +214,34 @@ func TestProcessLogsWithoutARemoteAddress(t *testing.T) {
 	_ = h.Process(context.Background(), e)
 	if _, ok := logs.records[0].attrs["remote_addr"]; len(logs.records) != 1 || ok {
 		t.Errorf("logged %+v, want one record without a remote address", logs.records)
+	}
+}
+
+// TestInboxRefusesMiddleware: next would never run, in the request or in
+// a worker, so Middleware on a Handler with an Inbox stores nothing and
+// answers 500, loud, rather than acknowledge every event unrun.
+func TestInboxRefusesMiddleware(t *testing.T) {
+	inbox := &memInbox{}
+	rec := &recorder{}
+	h := wootric.NewHandler(testSecret)
+	h.Inbox = inbox
+	w := serve(t, h.Middleware(rec.nextHandler()), readTestdata(t, "doc-response-created.json"))
+	if w.Code != http.StatusInternalServerError || inbox.puts != 0 || rec.next.Load() != 0 {
+		t.Errorf("answered %d, %d Puts, next ran %d times; want 500, none, none", w.Code, inbox.puts, rec.next.Load())
+	}
+}
+
+// TestProcessHeedsItsContextsDeadline: a run of Process ends at ctx's
+// deadline when it comes before CallbackTimeout, as River's job timeout
+// or a Lambda invocation's end does.
+func TestProcessHeedsItsContextsDeadline(t *testing.T) {
+	h := wootric.NewHandler(testSecret)
+	h.CallbackTimeout = -1 // none of its own
+	h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
+	e, _ := wootric.Decode(readTestdata(t, "doc-response-created.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := h.Process(ctx, e); !errors.Is(err, wootric.ErrCallbackTimeout) {
+		t.Errorf("Process() = %v, want ErrCallbackTimeout at ctx's deadline", err)
 	}
 }

@@ -3,6 +3,7 @@ package riverinbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,11 +55,24 @@ func (in *Inbox) DeadLetters(ctx context.Context, n int) ([]DeadLetter, error) {
 	return out, nil
 }
 
-// Retry makes the delivery of job id run again now, as River's JobRetry
-// does: a dead letter, or a job waiting for its next attempt. Its
-// attempts start again from those it has had, and MaxAttempts is raised
-// if need be, by River, so that it gets one more.
+// ErrNotDeadLetter means that Retry was given a job that is not a dead
+// letter: not a delivery, or one still to run or that has run.
+var ErrNotDeadLetter = errors.New("riverinbox: not a dead letter")
+
+// Retry makes the dead letter job id run again now, through River's
+// JobRetry. MaxAttempts is raised by one if the job had used them all, so
+// that it gets one more. A job that is not a dead letter is refused with
+// ErrNotDeadLetter: a delivery that ran would run again.
 func (in *Inbox) Retry(ctx context.Context, id int64) error {
+	j, err := in.client.JobGet(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("riverinbox: retrying job %d: %w", id, err)
+	case j.Kind != Kind:
+		return fmt.Errorf("riverinbox: retrying job %d: %w: it is not a delivery", id, ErrNotDeadLetter)
+	case j.State != rivertype.JobStateDiscarded && j.State != rivertype.JobStateCancelled:
+		return fmt.Errorf("riverinbox: retrying job %d: %w: it is %s", id, ErrNotDeadLetter, j.State)
+	}
 	if _, err := in.client.JobRetry(ctx, id); err != nil {
 		return fmt.Errorf("riverinbox: retrying job %d: %w", id, err)
 	}

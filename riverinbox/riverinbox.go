@@ -212,8 +212,8 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // Put stores d as a job, and returns once it is committed. A delivery
-// whose key has a job already (available, running, retrying, or completed
-// within CompletedRetention) stores nothing. With Config.Dedup, the claim
+// whose key has a job already, in any state (a completed job is kept for
+// CompletedRetention, a dead letter for DeadRetention), stores nothing. With Config.Dedup, the claim
 // ctx holds is completed in the same transaction.
 func (in *Inbox) Put(ctx context.Context, d *wootric.Delivery) error {
 	args := Args{Key: d.Key, Body: d.Event.Raw, ReceivedAt: d.ReceivedAt, Type: string(d.Event.Type)}
@@ -223,7 +223,11 @@ func (in *Inbox) Put(ctx context.Context, d *wootric.Delivery) error {
 	case d.Event.Decline != nil:
 		args.ObjectID = d.Event.Decline.ID
 	}
-	opts := &river.InsertOpts{Queue: in.queue, MaxAttempts: in.maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	// Unique in every state, so that a copy of an event set aside as a dead
+	// letter stores nothing: the event has ended, as a dead letter, and
+	// runs again only when an operator says so.
+	opts := &river.InsertOpts{Queue: in.queue, MaxAttempts: in.maxAttempts,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}}
 	if _, claimed := wootric.ClaimFromContext(ctx); in.dedup == nil || !claimed {
 		if _, err := in.client.Insert(ctx, args, opts); err != nil {
 			return fmt.Errorf("riverinbox: storing the delivery: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/wootric-go/wootric"
 )
 
@@ -57,8 +58,20 @@ func CompleteTx(ctx context.Context, tx pgx.Tx) error {
 	if !ok {
 		return ErrNoJob
 	}
-	if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
+	done, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+	switch {
+	case err != nil:
 		return fmt.Errorf("riverinbox: completing the job: %w", err)
+	case done.State != rivertype.JobStateCompleted || done.Attempt != job.Attempt:
+		// River leaves a job it no longer has running as it is, and says
+		// nothing: this run's deadline passed and the job was taken back
+		// (to retry, or rescued), or another attempt completed it.
+		return fmt.Errorf("%w (job %d is %s at attempt %d; this run is attempt %d)", ErrJobTakenBack, job.ID, done.State, done.Attempt, job.Attempt)
 	}
 	return nil
 }
+
+// ErrJobTakenBack means that CompleteTx found its job no longer running
+// as this attempt: its deadline passed and River took it back to run
+// again, or another attempt completed it. The transaction must roll back.
+var ErrJobTakenBack = errors.New("riverinbox: the job is no longer this run's")
