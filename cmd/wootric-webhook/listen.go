@@ -55,7 +55,10 @@ func listenCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 			}
 			secret = hex.EncodeToString(b)
 		}
-		if *forwardSecret == "" {
+		switch {
+		case *forwardSecret != "" && *forward == "":
+			return usageError(e.stderr, "listen: -forward-secret is for -forward, which is not given")
+		case *forwardSecret == "":
 			*forwardSecret = secret
 		}
 
@@ -64,7 +67,7 @@ func listenCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 			return fail(e.stderr, err)
 		}
 		p := &printer{w: e.stdout, json: *jsonLines, raw: *raw}
-		t := &tally{}
+		t := &tally{forwarding: *forward != ""}
 		h := wootric.NewHandler(secret)
 		h.Observe = t.observe
 		h.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -274,13 +277,17 @@ func (p *printer) other(r *http.Request, path string) {
 
 // tally counts the deliveries listen has answered, by outcome and reason.
 type tally struct {
-	mu     sync.Mutex
-	counts map[string]int // "processed", "refused signature", ...
+	forwarding bool // the app answers: its failures are "failed app 400"
+	mu         sync.Mutex
+	counts     map[string]int // "processed", "refused signature", ...
 }
 
 func (t *tally) observe(_ context.Context, rep wootric.Report) {
 	key := string(rep.Outcome)
-	if rep.Reason != "" {
+	switch {
+	case t.forwarding && rep.Reason == wootric.ReasonCallback:
+		key += fmt.Sprintf(" app %d", rep.Status) // the app's answer, not a callback's
+	case rep.Reason != "":
 		key += " " + string(rep.Reason)
 	}
 	t.mu.Lock()

@@ -79,12 +79,17 @@ type command struct {
 	args   string
 }
 
-var commands = map[string]command{
-	"listen":  {define: listenCommand},
-	"send":    {define: sendCommand},
-	"replay":  {define: replayCommand, args: "FILE|DIR..."},
-	"sign":    {define: signCommand, args: "< body"},
-	"version": {define: func(*flag.FlagSet) func(context.Context, *flag.FlagSet, env) int { return version }},
+// commands is set in init, as the commands' usage errors name them.
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"listen":  {define: listenCommand},
+		"send":    {define: sendCommand},
+		"replay":  {define: replayCommand, args: "FILE|DIR..."},
+		"sign":    {define: signCommand, args: "< body"},
+		"version": {define: func(*flag.FlagSet) func(context.Context, *flag.FlagSet, env) int { return version }},
+	}
 }
 
 // run runs the command line args and returns the exit status.
@@ -115,7 +120,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	runCommand := c.define(fs)
-	err := fs.Parse(args[1:])
+	err := parseInterleaved(fs, args[1:])
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		printFlags(stdout, fs, c.args)
@@ -128,6 +133,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return runCommand(ctx, fs, e)
 }
 
+// parseInterleaved parses args as fs.Parse does, but reads flags after
+// the arguments too, as in "replay DIR -url URL": fs.Args() are then the
+// arguments alone. After "--", everything is an argument.
+func parseInterleaved(fs *flag.FlagSet, args []string) error {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if len(args) > fs.NArg() && args[len(args)-fs.NArg()-1] == "--" {
+			rest = append(rest, fs.Args()...)
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, rest...))
+}
+
 // printFlags prints a command's usage line and flags.
 func printFlags(w io.Writer, fs *flag.FlagSet, args string) {
 	fmt.Fprintf(w, "Usage: wootric-webhook %s [flags] %s\n\nFlags:\n", fs.Name(), args)
@@ -136,9 +163,16 @@ func printFlags(w io.Writer, fs *flag.FlagSet, args string) {
 	fs.SetOutput(io.Discard)
 }
 
-// usageError prints a one-line error and the usage, and returns exitUsage.
+// usageError prints a one-line error, and where to read the usage of the
+// command it names ("send: ..."), and returns exitUsage.
 func usageError(stderr io.Writer, msg string) int {
-	fmt.Fprintf(stderr, "wootric-webhook: %s\n\n%s", msg, usage)
+	help := "wootric-webhook help"
+	if name, _, ok := strings.Cut(msg, ":"); ok {
+		if _, known := commands[name]; known {
+			help += " " + name
+		}
+	}
+	fmt.Fprintf(stderr, "wootric-webhook: %s\nrun '%s' for usage\n", msg, help)
 	return exitUsage
 }
 

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -387,6 +388,31 @@ func TestListenTalliesWhenItStops(t *testing.T) {
 	l.done <- 0
 }
 
+// TestListenTallyNamesTheAppsAnswer: with -forward, an app that answers
+// 400 is tallied as such, not as a failed callback.
+func TestListenTallyNamesTheAppsAnswer(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusBadRequest)
+	}))
+	defer app.Close()
+	l := startListen(t, "s", "-forward", app.URL)
+	l.next(t) // forwarding to ...
+	runIn(t, "s", "", "send", "-url", l.url)
+	l.next(t)
+	l.stop()
+	for {
+		line := l.next(t)
+		if strings.HasPrefix(line, "tally:") {
+			if line != "tally: 1 failed app 400" {
+				t.Errorf("listen printed %q when it stopped, want the app's answer tallied", line)
+			}
+			break
+		}
+	}
+	<-l.done
+	l.done <- 0
+}
+
 func TestListenJSONLines(t *testing.T) {
 	l := startListen(t, "s", "-json", "-raw")
 	if res := runIn(t, "s", "", "send", "-url", l.url, "-event", "decline.created", "-format", "form", "-id", "19"); res.code != 0 {
@@ -469,15 +495,49 @@ func TestCommandLineErrors(t *testing.T) {
 		{"sign without secret", "", []string{"sign"}, "no secret"},
 		{"listen on a bad path", "", []string{"listen", "-path", "wootric"}, "does not begin with /"},
 		{"listen forwarding to a non-http url", "", []string{"listen", "-forward", "localhost:3000"}, "-forward"},
+		{"listen with a forward secret and nothing to forward to", "", []string{"listen", "-forward-secret", "x"}, "-forward-secret is for -forward"},
+		{"replay with its flags after the path, a missing one", "s", []string{"replay", missing, "-url", "http://127.0.0.1:1/"}, "missing.json"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := runIn(t, tc.secret, "", tc.args...)
 			first, rest, _ := strings.Cut(res.stderr, "\n")
-			if res.code != 2 || !strings.HasPrefix(first, "wootric-webhook: ") || !strings.Contains(first, tc.want) || !strings.Contains(rest, "Usage:") {
-				t.Errorf("exit %d, stderr %q; want 2, a one-line error with %q, and the usage", res.code, res.stderr, tc.want)
+			help := "run 'wootric-webhook help"
+			if res.code != 2 || !strings.HasPrefix(first, "wootric-webhook: ") || !strings.Contains(first, tc.want) ||
+				!strings.HasPrefix(rest, help) || strings.Count(res.stderr, "\n") != 2 {
+				t.Errorf("exit %d, stderr %q; want 2, a one-line error with %q, and a line saying where the usage is", res.code, res.stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestSendAcceptsAFormatInAnyCase: -format FORM as -mode nps.
+func TestSendAcceptsAFormatInAnyCase(t *testing.T) {
+	url, runs := receiver(t, "s")
+	if res := runIn(t, "s", "", "send", "-url", url, "-format", "FORM"); res.code != 0 {
+		t.Errorf("send -format FORM: exit %d, %q", res.code, res.stderr)
+	}
+	if len(runs()) != 1 {
+		t.Errorf("ran %v, want one event", runs())
+	}
+}
+
+// TestSendHintsAtARefusedConnectionAndA500: the two answers a newcomer
+// meets first, a receiver not running and one without its secret.
+func TestSendHintsAtARefusedConnectionAndA500(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	if res := runIn(t, "s", "", "send", "-url", "http://"+addr+"/wootric"); res.code != 1 || !strings.Contains(res.stderr, "is the receiver running") {
+		t.Errorf("send to nothing: exit %d, %q; want 1 and a hint", res.code, res.stderr)
+	}
+	srv := httptest.NewServer(wootric.NewHandler()) // no secret
+	defer srv.Close()
+	if res := runIn(t, "s", "", "send", "-url", srv.URL); res.code != 1 || !strings.Contains(res.stdout, "WOOTRIC_SECRET") {
+		t.Errorf("send to a receiver without a secret: exit %d, %q; want 1 and a hint", res.code, res.stdout)
 	}
 }
 

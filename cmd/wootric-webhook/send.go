@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -170,7 +172,7 @@ func scoreRange(mode wootric.SurveyMode) (lo, hi int) {
 }
 
 func parseFormat(s string) (wootric.Format, error) {
-	switch s {
+	switch strings.ToLower(s) {
 	case "json":
 		return wootric.JSON, nil
 	case "form":
@@ -194,6 +196,9 @@ func post(ctx context.Context, e env, url, secret string, body []byte, f wootric
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return fail(e.stderr, fmt.Errorf("%w (is the receiver running, and listening at -url?)", err))
+		}
 		return fail(e.stderr, err)
 	}
 	defer resp.Body.Close()
@@ -217,6 +222,7 @@ var hints = map[int]string{
 	http.StatusBadRequest:            "the receiver could not read the body, or its timestamp is outside its replay window",
 	http.StatusNotFound:              "nothing serves this path: check -url against the receiver's route",
 	http.StatusServiceUnavailable:    "the event is running now, or its callbacks timed out: the sender retries",
+	http.StatusInternalServerError:   "a callback failed, or the receiver has no secret (is WOOTRIC_SECRET set where it runs?): its log says which",
 	http.StatusRequestEntityTooLarge: "the body is over the receiver's MaxBodyBytes",
 }
 
