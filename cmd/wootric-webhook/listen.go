@@ -94,6 +94,7 @@ func listenCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 			}
 			code, answer := forwardDelivery(r.Context(), *forward, *forwardSecret, ev.Raw)
 			p.event(ev, answer)
+			w.Header().Set(forwardedHeader, "app") // for send's hints
 			w.WriteHeader(code)
 		})
 		mux := http.NewServeMux()
@@ -128,6 +129,10 @@ func listenCommand(fs *flag.FlagSet) func(context.Context, *flag.FlagSet, env) i
 		return 0
 	}
 }
+
+// forwardedHeader marks an answer of listen -forward's that is the app's:
+// send's hints then speak of the app, not of listen.
+const forwardedHeader = "X-Wootric-Webhook-Forwarded"
 
 // forwardDelivery re-signs body with secret and POSTs it to url, and
 // returns the status to answer the sender with, the app's (502 if the app

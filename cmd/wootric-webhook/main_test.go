@@ -397,7 +397,9 @@ func TestListenTallyNamesTheAppsAnswer(t *testing.T) {
 	defer app.Close()
 	l := startListen(t, "s", "-forward", app.URL)
 	l.next(t) // forwarding to ...
-	runIn(t, "s", "", "send", "-url", l.url)
+	if res := runIn(t, "s", "", "send", "-url", l.url); !strings.Contains(res.stdout, "the app behind listen -forward answered") {
+		t.Errorf("send printed %q, want a hint that the app answered", res.stdout)
+	}
 	l.next(t)
 	l.stop()
 	for {

@@ -207,7 +207,14 @@ func post(ctx context.Context, e env, url, secret string, body []byte, f wootric
 	if text := printable(answer); text != "" {
 		fmt.Fprintf(e.stdout, "  %s\n", strings.ReplaceAll(text, "\n", "\n  "))
 	}
-	if hint := hints[resp.StatusCode]; hint != "" {
+	hint := hints[resp.StatusCode]
+	if resp.Header.Get(forwardedHeader) != "" && resp.StatusCode != http.StatusOK {
+		hint = "the app behind listen -forward answered this"
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint += ": is -forward-secret the app's secret?"
+		}
+	}
+	if hint != "" {
 		fmt.Fprintf(e.stdout, "  (%s)\n", hint)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
