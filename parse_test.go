@@ -47,11 +47,23 @@ func TestParse(t *testing.T) {
 		{"another secret", wootric.NewHandler("other"), request(nil), wootric.ErrInvalidSignature},
 		{"no signature", wootric.NewHandler(wootrictest.Secret), request(func(r *http.Request) { r.Header.Del(wootric.SignatureHeader) }), wootric.ErrMissingSignature},
 		{"no secret", wootric.NewHandler(), request(nil), wootric.ErrNoSecret},
+		{"a fresh timestamp in the window", func() *wootric.Handler {
+			h := wootric.NewHandler(wootrictest.Secret)
+			h.ReplayWindow = time.Hour
+			return h
+		}(), request(nil), nil},
 		{"a stale timestamp", func() *wootric.Handler {
 			h := wootric.NewHandler(wootrictest.Secret)
 			h.ReplayWindow = time.Hour
 			return h
-		}(), request(nil), wootric.ErrOutsideReplayWindow},
+		}(), func() *http.Request {
+			stale, _ := wootrictest.SampleEvent(wootric.ResponseUpdated, wootric.CSAT) // 2016
+			r, err := wootrictest.NewRequest("/hook", wootrictest.Secret, stale, wootric.Form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, wootric.ErrOutsideReplayWindow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

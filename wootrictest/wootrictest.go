@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -126,13 +127,27 @@ func SampleEvent(t wootric.EventType, mode wootric.SurveyMode) (*wootric.Event, 
 	return e, nil
 }
 
-// Sample is SampleEvent for a test: it returns a new copy of the sample
-// of type t in mode, and fails the test if there is none.
+// Sample returns a fresh event of type t in mode for a test, as Wootric
+// would send one now: SampleEvent's sample with a new random id (up to a
+// billion) and its times moved so that its timestamp is now, to the
+// millisecond. So a Handler with a ReplayWindow accepts it, and a Dedup
+// store that outlives the test sees a new event on every run. It fails the
+// test if there is no such sample. For the documentation's sample as it
+// is, fixed in 2016, use SampleEvent.
 func Sample(tb testing.TB, t wootric.EventType, mode wootric.SurveyMode) *wootric.Event {
 	tb.Helper()
 	e, err := SampleEvent(t, mode)
 	if err != nil {
 		tb.Fatalf("wootrictest.Sample: %v", err)
+	}
+	shift := time.Now().Truncate(time.Millisecond).Sub(e.Timestamp)
+	e.Timestamp = e.Timestamp.Add(shift)
+	id := 1 + rand.Int64N(1e9)
+	if r := e.Response; r != nil {
+		r.ID, r.CreatedAt, r.UpdatedAt = id, r.CreatedAt.Add(shift), r.UpdatedAt.Add(shift)
+	}
+	if d := e.Decline; d != nil {
+		d.ID, d.CreatedAt, d.UpdatedAt = id, d.CreatedAt.Add(shift), d.UpdatedAt.Add(shift)
 	}
 	return e
 }

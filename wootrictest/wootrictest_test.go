@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/wootrictest"
@@ -108,8 +109,9 @@ func TestDeliverToARoute(t *testing.T) {
 	h.OnDeclineCreated(func(_ context.Context, e *wootric.Event) error { got = e; return nil })
 	mux := http.NewServeMux()
 	mux.Handle("POST /hooks/wootric", h)
-	w := wootrictest.Deliver(t, mux, "/hooks/wootric", wootrictest.Secret, wootrictest.Sample(t, wootric.DeclineCreated, wootric.CES), wootric.Form)
-	if w.Code != http.StatusOK || got == nil || got.Decline.ID != 19 {
+	e := wootrictest.Sample(t, wootric.DeclineCreated, wootric.CES)
+	w := wootrictest.Deliver(t, mux, "/hooks/wootric", wootrictest.Secret, e, wootric.Form)
+	if w.Code != http.StatusOK || got == nil || got.Decline.ID != e.Decline.ID {
 		t.Errorf("Deliver() answered %d, callback got %v", w.Code, got)
 	}
 }
@@ -165,4 +167,27 @@ func TestDeliverFailsTheTestOnBadInput(t *testing.T) {
 
 func TestMemoryDeduplicatorKeepsTheContract(t *testing.T) {
 	wootrictest.TestDeduplicator(t, &wootric.MemoryDeduplicator{})
+}
+
+// TestSampleIsFresh: two samples are two events, as Wootric sends them
+// now, which a Handler with a replay window and de-duplication both runs.
+func TestSampleIsFresh(t *testing.T) {
+	var ran int
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.ReplayWindow = 5 * time.Minute
+	h.Dedup = &wootric.MemoryDeduplicator{}
+	h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran++; return nil })
+	a := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
+	b := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
+	if a.Response.ID == b.Response.ID || time.Since(a.Timestamp) > time.Minute || a.Response.CreatedAt.After(a.Timestamp) {
+		t.Errorf("samples %d at %v (created %v) and %d: want new ids and times of now", a.Response.ID, a.Timestamp, a.Response.CreatedAt, b.Response.ID)
+	}
+	for _, e := range []*wootric.Event{a, b} {
+		if w := wootrictest.Deliver(t, h, "/", wootrictest.Secret, e, wootric.JSON); w.Code != 200 {
+			t.Errorf("a fresh sample answered %d", w.Code)
+		}
+	}
+	if ran != 2 {
+		t.Errorf("ran %d events, want 2", ran)
+	}
 }

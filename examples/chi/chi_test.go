@@ -25,7 +25,7 @@ func TestChiRouterReceivesDeliveries(t *testing.T) {
 	if w := wootrictest.Deliver(t, router, "/wootric", "wrong", e, wootric.JSON); w.Code != http.StatusUnauthorized {
 		t.Errorf("badly signed delivery answered %d, want 401", w.Code)
 	}
-	if len(got) != 2 || got[0] != 1128 {
-		t.Errorf("callback got %v, want response 1128 twice", got)
+	if len(got) != 2 || got[0] != e.Response.ID {
+		t.Errorf("callback got %v, want response %d twice", got, e.Response.ID)
 	}
 }
