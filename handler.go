@@ -192,10 +192,11 @@ type Handler struct {
 	// part of it; do not write it to the client.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	keys        *keyring
-	accounts    Accounts  // for NewAccountHandler; keys is nil then
-	accountKeys *keyCache // the keys of the secrets accounts gave
-	warnTTL     sync.Once
+	warnNoSecret sync.Once
+	keys         *keyring
+	accounts     Accounts  // for NewAccountHandler; keys is nil then
+	accountKeys  *keyCache // the keys of the secrets accounts gave
+	warnTTL      sync.Once
 
 	mu        sync.Mutex // serialises registrations
 	callbacks atomic.Pointer[map[EventType][]Callback]
@@ -204,7 +205,8 @@ type Handler struct {
 // NewHandler returns a Handler that accepts deliveries signed with any of
 // secrets. Pass the old and the new secret while rotating one. Empty secrets
 // are ignored; with none left, every delivery is answered 500 and fails with
-// [ErrNoSecret].
+// [ErrNoSecret], and the first one is logged to slog's default logger if
+// the Handler has no Logger of its own.
 func NewHandler(secrets ...string) *Handler {
 	return &Handler{keys: newKeyring(secrets)}
 }
@@ -341,6 +343,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, d *delivery) e
 	}
 	keys := h.keys
 	if h.accounts == nil && (keys == nil || keys.n == 0) {
+		h.warnNoSecret.Do(func() {
+			if h.Logger == nil { // a Logger gets a record of each delivery
+				slog.Error("wootric: the Handler has no secret (was its variable set?): every delivery is answered 500 until it has one")
+			}
+		})
 		return ErrNoSecret
 	}
 	// A missing or malformed signature is refused before any byte of the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -674,5 +675,25 @@ func TestHandlerReadsNothingOfAnUnsignedRequest(t *testing.T) {
 	status, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 401") {
 		t.Errorf("unsigned request with Expect: 100-continue: first line %q (%v), want a 401 and no 100 Continue", status, err)
+	}
+}
+
+// TestHandlerWithoutASecretSaysSo: a Handler made with no secret, as with
+// an unset variable, logs it once to slog's default logger when it has no
+// Logger of its own, rather than answer 500 in silence.
+func TestHandlerWithoutASecretSaysSo(t *testing.T) {
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+	h := wootric.NewHandler("") // os.Getenv of a variable not set
+	body := readTestdata(t, "doc-response-created.json")
+	for range 3 {
+		if w := serve(t, h, body); w.Code != http.StatusInternalServerError {
+			t.Fatalf("answered %d, want 500", w.Code)
+		}
+	}
+	if n := strings.Count(logs.String(), "has no secret"); n != 1 {
+		t.Errorf("logged %q; want the missing secret said once", logs.String())
 	}
 }
