@@ -23,7 +23,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d, err := pgdedup.New(ctx, pool) // creates wootric_dedup if missing
+	d, err := pgdedup.New(ctx, pool, pgdedup.Config{}) // creates wootric_dedup if missing
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func ExampleDeduplicator_CompleteTx() {
 		log.Fatal(err)
 	}
 	defer pool.Close()
-	d, err := pgdedup.New(ctx, pool)
+	d, err := pgdedup.New(ctx, pool, pgdedup.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

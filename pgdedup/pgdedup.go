@@ -4,12 +4,13 @@
 //
 //	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	...
-//	d, err := pgdedup.New(ctx, pool) // creates the table if missing
+//	d, err := pgdedup.New(ctx, pool, pgdedup.Config{}) // creates wootric_dedup if missing
 //	...
 //	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
 //	h.Dedup = d
 //
-// Each key is a row of the table wootric_dedup (see [Schema]): the token of
+// Each key is a row of the table wootric_dedup, or Config.Table (see
+// [Schema]): the token of
 // the claim that holds or completed it, whether it is completed, and when
 // its lease or TTL ends. Claim, Complete and Release are each one
 // statement, so each is atomic (INSERT ... ON CONFLICT, with the row locked
@@ -43,6 +44,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -51,11 +53,12 @@ import (
 	"github.com/wootric-go/wootric"
 )
 
-// Schema is what [New] runs, in one transaction, to create the table and
-// its index if they are missing. The table is found on the connection's
-// search_path; set the pool's search_path to keep it in a schema of its
-// own. Run Schema yourself, with your migrations, if the receiver's
-// database user may not create tables.
+// Schema is what [New] runs, in one transaction, to create the default
+// table, wootric_dedup, and its index if they are missing: [CreateSQL]
+// with "wootric_dedup". An unqualified table is found on the connection's
+// search_path. Run it, or CreateSQL for a table of another name, with your
+// migrations if the receiver's database user may not create tables, and
+// set Config.NoCreate.
 //
 // A completed row keeps the token of the claim that completed it, so that
 // this claim's Complete, tried again, succeeds. pgdedup's first table set
@@ -63,14 +66,46 @@ import (
 // refuses such a table, rather than let every statement fail on it. Drop
 // it and let New create it anew; an event completed within the last
 // DedupTTL may then run again if sent again.
-const Schema = `
-CREATE TABLE IF NOT EXISTS wootric_dedup (
+var Schema = CreateSQL(DefaultTable)
+
+// DefaultTable is the table of a Config whose Table is "".
+const DefaultTable = "wootric_dedup"
+
+// CreateSQL returns the statements that create table, a name as
+// Config.Table takes it, and its index, if they are missing.
+func CreateSQL(table string) string {
+	t, index := tableNames(table)
+	return fmt.Sprintf(`
+CREATE TABLE IF NOT EXISTS %[1]s (
 	key        text PRIMARY KEY,
 	token      text NOT NULL,                  -- the claim that holds or completed the key
 	completed  boolean NOT NULL DEFAULT false, -- whether that claim completed it
 	expires_at timestamptz NOT NULL            -- when the lease or the TTL ends
 );
-CREATE INDEX IF NOT EXISTS wootric_dedup_expires_at ON wootric_dedup (expires_at);`
+CREATE INDEX IF NOT EXISTS %[2]s ON %[1]s (expires_at);`, t, index)
+}
+
+// tableNames returns table quoted for SQL, and the quoted name of its
+// index, which PostgreSQL keeps in the table's schema.
+func tableNames(table string) (quoted, index string) {
+	parts := strings.Split(table, ".")
+	quoted = pgx.Identifier(parts).Sanitize()
+	index = pgx.Identifier{parts[len(parts)-1] + "_expires_at"}.Sanitize()
+	return quoted, index
+}
+
+// Config says where a Deduplicator keeps its keys. Its zero value keeps
+// them in wootric_dedup on the search path, created by New if missing.
+type Config struct {
+	// Table is the table of the keys: a name, or schema.name, of letters,
+	// digits and underscores. "" means DefaultTable. Tests and several
+	// receivers on one database each take a table of their own.
+	Table string
+	// NoCreate, if true, makes New only check that the table is there and
+	// has the right shape, for a user who may read and write rows but not
+	// create tables: create it with CreateSQL in a migration.
+	NoCreate bool
+}
 
 // ErrNoClaim is the error of [Deduplicator.CompleteTx] given a context
 // without a claim: not the context of a callback of a wootric.Handler with
@@ -91,6 +126,7 @@ type Deduplicator struct {
 	PruneEvery time.Duration
 
 	pool      *pgxpool.Pool
+	sql       statements   // the statements, on this Deduplicator's table
 	lastPrune atomic.Int64 // unix nanoseconds of the last pass begun
 }
 
@@ -99,34 +135,76 @@ type Deduplicator struct {
 const schemaLock = 0x776f6f7472696300 // "wootric\0"
 
 // New returns a Deduplicator that keeps its keys in the database of pool,
-// after creating its table (Schema) if missing. It fails if the table is
-// pgdedup's first, without the column completed (see Schema). Its error
-// wraps wootric.ErrDedupStore.
-func New(ctx context.Context, pool *pgxpool.Pool) (*Deduplicator, error) {
+// in cfg.Table, after creating it (CreateSQL) if missing, unless
+// cfg.NoCreate. It fails if the table is missing and cfg.NoCreate is set,
+// or if the table is pgdedup's first, without the column completed (see
+// Schema). Its error wraps wootric.ErrDedupStore.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Deduplicator, error) {
+	table := cfg.Table
+	if table == "" {
+		table = DefaultTable
+	}
+	if !validTable(table) {
+		return nil, storeError("checking the table", fmt.Errorf("table %q is not a name of letters, digits and underscores, or schema.name", table))
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return nil, storeError("creating the table", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
-		return nil, storeError("creating the table", err)
+	if !cfg.NoCreate {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+			return nil, storeError("creating the table", err)
+		}
+		if _, err := tx.Exec(ctx, CreateSQL(table)); err != nil {
+			return nil, storeError("creating the table", err)
+		}
 	}
-	if _, err := tx.Exec(ctx, Schema); err != nil {
-		return nil, storeError("creating the table", err)
-	}
-	var current bool
-	if err := tx.QueryRow(ctx, currentTableSQL).Scan(&current); err != nil {
+	var exists, current bool
+	if err := tx.QueryRow(ctx, currentTableSQL, table).Scan(&exists, &current); err != nil {
 		return nil, storeError("checking the table", err)
 	}
-	if !current {
-		return nil, storeError("checking the table", errors.New("wootric_dedup is pgdedup's first table, without the column completed: drop it, and New creates it anew (see Schema)"))
+	switch {
+	case !exists:
+		return nil, storeError("checking the table", fmt.Errorf("table %s does not exist: create it with CreateSQL, or leave Config.NoCreate unset", table))
+	case !current:
+		return nil, storeError("checking the table", fmt.Errorf("%s is pgdedup's first table, without the column completed: drop it, and New creates it anew (see Schema)", table))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, storeError("creating the table", err)
 	}
-	d := &Deduplicator{pool: pool}
+	d := &Deduplicator{pool: pool, sql: statementsOn(table)}
 	d.lastPrune.Store(time.Now().UnixNano())
 	return d, nil
+}
+
+// validTable reports whether table is name or schema.name, each of ASCII
+// letters, digits and underscores, not beginning with a digit.
+func validTable(table string) bool {
+	parts := strings.Split(table, ".")
+	if len(parts) > 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 63 || '0' <= p[0] && p[0] <= '9' {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// statements are the statements below, on one table.
+type statements struct{ claim, complete, release, prune string }
+
+func statementsOn(table string) statements {
+	t, _ := tableNames(table)
+	on := func(sql string) string { return strings.ReplaceAll(sql, "wootric_dedup", t) }
+	return statements{on(claimSQL), on(completeSQL), on(releaseSQL), on(pruneSQL)}
 }
 
 // The statements. A key is free when its row is absent or expired;
@@ -136,12 +214,12 @@ func New(ctx context.Context, pool *pgxpool.Pool) (*Deduplicator, error) {
 // package doc); a row's new expires_at is read once the row's lock is
 // taken, so that a wait for that lock does not come off it either.
 const (
-	// currentTableSQL answers whether wootric_dedup, as the search_path
-	// finds it, has the shape of Schema.
+	// currentTableSQL answers whether the table $1, as the search_path
+	// finds it, exists, and whether it has the shape of Schema.
 	currentTableSQL = `
-SELECT EXISTS (
+SELECT to_regclass($1) IS NOT NULL, EXISTS (
 	SELECT FROM pg_attribute
-	WHERE attrelid = 'wootric_dedup'::regclass AND attname = 'completed' AND NOT attisdropped
+	WHERE attrelid = to_regclass($1) AND attname = 'completed' AND NOT attisdropped
 )`
 
 	// claimSQL answers 1 when it took the key, 2 when another claim holds
@@ -210,7 +288,7 @@ func (d *Deduplicator) Claim(ctx context.Context, key string, lease time.Duratio
 		return 0, "", storeError("claim", err)
 	}
 	var n int
-	if err := d.pool.QueryRow(ctx, claimSQL, key, token, lease).Scan(&n); err != nil {
+	if err := d.pool.QueryRow(ctx, d.sql.claim, key, token, lease).Scan(&n); err != nil {
 		return 0, "", storeError("claim", err)
 	}
 	switch n {
@@ -227,7 +305,7 @@ func (d *Deduplicator) Claim(ctx context.Context, key string, lease time.Duratio
 // Complete implements wootric.Deduplicator. Its errors wrap
 // wootric.ErrDedupStore or wootric.ErrClaimLost.
 func (d *Deduplicator) Complete(ctx context.Context, key, token string, ttl time.Duration) error {
-	return complete(ctx, d.pool, key, token, ttl)
+	return complete(ctx, d.pool, d.sql.complete, key, token, ttl)
 }
 
 // CompleteTx completes, within tx, the claim that ctx holds: the one a
@@ -266,7 +344,7 @@ func (d *Deduplicator) CompleteTx(ctx context.Context, tx pgx.Tx) error {
 	if !ok {
 		return ErrNoClaim
 	}
-	return complete(ctx, tx, c.Key, c.Token, c.TTL)
+	return complete(ctx, tx, d.sql.complete, c.Key, c.Token, c.TTL)
 }
 
 // querier is where the completion runs: the pool, or a caller's
@@ -275,9 +353,9 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func complete(ctx context.Context, q querier, key, token string, ttl time.Duration) error {
+func complete(ctx context.Context, q querier, sql, key, token string, ttl time.Duration) error {
 	var ok bool
-	switch err := q.QueryRow(ctx, completeSQL, key, token, ttl).Scan(&ok); {
+	switch err := q.QueryRow(ctx, sql, key, token, ttl).Scan(&ok); {
 	case err != nil:
 		return storeError("complete", err)
 	case !ok:
@@ -290,7 +368,7 @@ func complete(ctx context.Context, q querier, key, token string, ttl time.Durati
 // wootric.ErrDedupStore or wootric.ErrClaimLost.
 func (d *Deduplicator) Release(ctx context.Context, key, token string) error {
 	var ok bool
-	switch err := d.pool.QueryRow(ctx, releaseSQL, key, token).Scan(&ok); {
+	switch err := d.pool.QueryRow(ctx, d.sql.release, key, token).Scan(&ok); {
 	case err != nil:
 		return storeError("release", err)
 	case !ok:
@@ -304,7 +382,7 @@ func (d *Deduplicator) Release(ctx context.Context, key, token string) error {
 // yourself if PruneEvery is negative. Its error wraps
 // wootric.ErrDedupStore.
 func (d *Deduplicator) Prune(ctx context.Context) (int64, error) {
-	tag, err := d.pool.Exec(ctx, pruneSQL)
+	tag, err := d.pool.Exec(ctx, d.sql.prune)
 	if err != nil {
 		return 0, storeError("prune", err)
 	}

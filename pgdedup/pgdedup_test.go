@@ -95,7 +95,7 @@ func namedPool(tb testing.TB, name string) *pgxpool.Pool {
 
 func newDedup(tb testing.TB, p *pgxpool.Pool) *pgdedup.Deduplicator {
 	tb.Helper()
-	d, err := pgdedup.New(context.Background(), p)
+	d, err := pgdedup.New(context.Background(), p, pgdedup.Config{})
 	if err != nil {
 		tb.Fatalf("New() = %v", err)
 	}
@@ -110,7 +110,7 @@ func TestNewCreatesTheTableOnce(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Add(1)
-		go func() { defer wg.Done(); _, errs[i] = pgdedup.New(context.Background(), p) }()
+		go func() { defer wg.Done(); _, errs[i] = pgdedup.New(context.Background(), p, pgdedup.Config{}) }()
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -212,7 +212,7 @@ func TestNewRefusesAnOldTable(t *testing.T) {
 	if _, err := p.Exec(ctx, `CREATE TABLE wootric_dedup (key text PRIMARY KEY, token text, expires_at timestamptz NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pgdedup.New(ctx, p); !errors.Is(err, wootric.ErrDedupStore) || !strings.Contains(err.Error(), "without the column completed") {
+	if _, err := pgdedup.New(ctx, p, pgdedup.Config{}); !errors.Is(err, wootric.ErrDedupStore) || !strings.Contains(err.Error(), "without the column completed") {
 		t.Errorf("New() with an old wootric_dedup = %v, want an error wrapping ErrDedupStore that names the column completed", err)
 	}
 }
@@ -513,7 +513,7 @@ func TestStoreErrorsWrapErrDedupStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	_, err = pgdedup.New(context.Background(), p)
+	_, err = pgdedup.New(context.Background(), p, pgdedup.Config{})
 	if !errors.Is(err, wootric.ErrDedupStore) || !strings.Contains(err.Error(), "pgdedup") {
 		t.Errorf("New() with PostgreSQL unreachable = %v, want an error wrapping ErrDedupStore", err)
 	}
@@ -635,4 +635,32 @@ func randomHex() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// TestConfigTableAndNoCreate: a table of another name keeps the contract;
+// NoCreate refuses a missing table, naming what to run, and takes one a
+// migration made; a name that is not one is refused.
+func TestConfigTableAndNoCreate(t *testing.T) {
+	ctx := context.Background()
+	p := schemaPool(t)
+	if _, err := pgdedup.New(ctx, p, pgdedup.Config{Table: "receiver_keys", NoCreate: true}); !errors.Is(err, wootric.ErrDedupStore) || !strings.Contains(err.Error(), "CreateSQL") {
+		t.Errorf("New(NoCreate) without the table = %v, want an error wrapping ErrDedupStore that names CreateSQL", err)
+	}
+	if _, err := p.Exec(ctx, pgdedup.CreateSQL("receiver_keys")); err != nil {
+		t.Fatalf("CreateSQL: %v", err)
+	}
+	d, err := pgdedup.New(ctx, p, pgdedup.Config{Table: "receiver_keys", NoCreate: true})
+	if err != nil {
+		t.Fatalf("New(NoCreate) with the table = %v", err)
+	}
+	wootrictest.TestDeduplicator(t, d)
+	var n int
+	if err := p.QueryRow(ctx, `SELECT count(*) FROM receiver_keys`).Scan(&n); err != nil || n == 0 {
+		t.Errorf("receiver_keys has %d rows, %v; want the keys there", n, err)
+	}
+	for _, bad := range []string{"keys; DROP TABLE x", "a.b.c", "1keys", `"keys"`} {
+		if _, err := pgdedup.New(ctx, p, pgdedup.Config{Table: bad}); !errors.Is(err, wootric.ErrDedupStore) {
+			t.Errorf("New(Table %q) = %v, want it refused", bad, err)
+		}
+	}
 }

@@ -150,7 +150,7 @@ func TestInboxLosesNothingUnderFaults(t *testing.T) {
 		h := wootric.NewHandler(wootrictest.Secret)
 		cfg := riverinbox.Config{Schema: schema, Logger: slog.New(slog.DiscardHandler)}
 		if r == 0 {
-			d, err := pgdedup.New(ctx, pool)
+			d, err := pgdedup.New(ctx, pool, pgdedup.Config{})
 			if err != nil {
 				t.Fatalf("replica %d: %v", r, err)
 			}

@@ -299,7 +299,7 @@ func TestInboxPutFailureIs503(t *testing.T) {
 // copy is then a duplicate that stores nothing.
 func TestInboxCompletesTheClaimInItsTransaction(t *testing.T) {
 	pool, schema := database(t)
-	d, err := pgdedup.New(context.Background(), pool)
+	d, err := pgdedup.New(context.Background(), pool, pgdedup.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
