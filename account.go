@@ -216,31 +216,26 @@ func closingQuote(s string, i int) int {
 // the key begins with an escape: a pair whose key begins with another byte
 // than "a" or "%" is not read.
 func (d *decoder) formAccount() (v value, found bool, err error) {
-	for start := 0; start <= len(d.s); {
-		end := strings.IndexByte(d.s[start:], '&')
-		if end < 0 {
-			end = len(d.s)
-		} else {
-			end += start
+	err = formPairs(d.s, func(start, end int) error {
+		if d.s[start] != 'a' && d.s[start] != '%' {
+			return nil
 		}
-		if end > start && (d.s[start] == 'a' || d.s[start] == '%') {
-			var p keyPath
-			pv, err := d.readPair(start, end, &p)
-			switch {
-			case err != nil:
-				return v, found, err
-			case p.drop || p.seg(0) != "account_token":
-			case p.n > 1:
-				return v, found, d.errAt(start, "account_token", "not a single value")
-			case found:
-				return v, found, d.errAt(start, "account_token", "given twice")
-			default:
-				v, found = pv, true
-			}
+		var p keyPath
+		pv, err := d.readPair(start, end, &p)
+		switch {
+		case err != nil:
+			return err
+		case p.drop || p.seg(0) != "account_token":
+		case p.n > 1:
+			return d.errAt(start, "account_token", "not a single value")
+		case found:
+			return d.errAt(start, "account_token", "given twice")
+		default:
+			v, found = pv, true
 		}
-		start = end + 1
-	}
-	return v, found, nil
+		return nil
+	})
+	return v, found, err
 }
 
 // tokenShaped reports whether account has the shape of an account token:

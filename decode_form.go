@@ -12,15 +12,21 @@ import (
 // guesses: a key whose name holds "]", an invalid %-escape, a raw
 // control character or invalid UTF-8 is refused.
 func (d *decoder) decodeForm() error {
-	for start := 0; start <= len(d.s); {
-		end := strings.IndexByte(d.s[start:], '&')
+	return formPairs(d.s, d.formPair)
+}
+
+// formPairs calls fn with the bounds of each pair of the form s, the text
+// between two "&", in order, skipping empty ones, until fn fails.
+func formPairs(s string, fn func(start, end int) error) error {
+	for start := 0; start <= len(s); {
+		end := strings.IndexByte(s[start:], '&')
 		if end < 0 {
-			end = len(d.s)
+			end = len(s)
 		} else {
 			end += start
 		}
 		if end > start {
-			if err := d.formPair(start, end); err != nil {
+			if err := fn(start, end); err != nil {
 				return err
 			}
 		}

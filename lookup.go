@@ -1,8 +1,8 @@
 package wootric
 
 import (
+	"errors"
 	"strconv"
-	"strings"
 )
 
 // Lookup returns the value at path in the event's body, Raw, for the
@@ -147,28 +147,25 @@ func (d *decoder) jsonNode() (*formNode, error) {
 func lookupForm(body, name string) *formNode {
 	d := decoder{s: body}
 	root := &formNode{kids: map[string]*formNode{}}
-	for start := 0; start <= len(body); {
-		end := strings.IndexByte(body[start:], '&')
-		if end < 0 {
-			end = len(body)
-		} else {
-			end += start
-		}
+	err := formPairs(body, func(start, end int) error {
 		if !d.lookupPair(root, name, start, end) {
-			return nil
+			return errNotFound
 		}
-		start = end + 1
+		return nil
+	})
+	if err != nil {
+		return nil
 	}
 	return root.kids[name]
 }
+
+// errNotFound ends lookupForm's reading of a body Lookup finds nothing in.
+var errNotFound = errors.New("not found")
 
 // lookupPair adds the pair in d.s[start:end] to root if its key's name is
 // name. It reports false if the body is not one Decode accepts, or the pair
 // conflicts with those before it as Rack's parser refuses.
 func (d *decoder) lookupPair(root *formNode, name string, start, end int) bool {
-	if start == end {
-		return true
-	}
 	var p keyPath
 	v, err := d.readPair(start, end, &p)
 	if err != nil {
