@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -241,7 +240,7 @@ func (d *decoder) formAccount() (v value, found bool, err error) {
 // tokenShaped reports whether account has the shape of an account token:
 // letters, digits, '-' and '_', at most 64 bytes.
 func tokenShaped(account string) bool {
-	ok := account != "" && len(account) <= maxAccountName
+	ok := account != "" && len(account) <= maxTypeName
 	for i := 0; ok && i < len(account); i++ {
 		c := account[i]
 		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
@@ -249,20 +248,13 @@ func tokenShaped(account string) bool {
 	return ok
 }
 
-// maxAccountName is how much of an account token that does not have the
-// shape of one accountName prints.
-const maxAccountName = 64
-
 // accountName returns account as logs, errors and Reports print it: as it
 // is if it has the shape of a token (letters, digits, '-' and '_', at most
 // 64 bytes), and otherwise quoted, and cut at 64 bytes. It comes from an
 // unverified body.
 func accountName(account string) string {
-	switch {
-	case tokenShaped(account):
+	if tokenShaped(account) {
 		return account
-	case len(account) > maxAccountName:
-		return strconv.Quote(account[:maxAccountName]) + "..."
 	}
-	return strconv.Quote(account)
+	return quoteCut(account)
 }

@@ -11,7 +11,8 @@ import (
 // has no constant for, such as a future "response.deleted", are valid too.
 type EventType string
 
-// maxTypeName is the longest EventType that String returns as it is.
+// maxTypeName is the longest EventType that String returns as it is, and
+// the most of any other that it quotes: as for an account (accountName).
 const maxTypeName = 64
 
 // String returns t as it is when it has the shape of a type: an object and
@@ -24,10 +25,16 @@ func (t EventType) String() string {
 	if t.wellFormed() {
 		return string(t)
 	}
-	if len(t) > maxTypeName {
-		return strconv.Quote(string(t[:maxTypeName])) + "..."
+	return quoteCut(string(t))
+}
+
+// quoteCut returns s quoted as a Go string, cut after maxTypeName bytes
+// with "..." after the quotes: a value from a payload, made safe to print.
+func quoteCut(s string) string {
+	if len(s) > maxTypeName {
+		return strconv.Quote(s[:maxTypeName]) + "..."
 	}
-	return strconv.Quote(string(t))
+	return strconv.Quote(s)
 }
 
 // wellFormed reports whether t has the shape of a type, as String says.
