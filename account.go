@@ -240,7 +240,7 @@ func (d *decoder) formAccount() (v value, found bool, err error) {
 // tokenShaped reports whether account has the shape of an account token:
 // letters, digits, '-' and '_', at most 64 bytes.
 func tokenShaped(account string) bool {
-	ok := account != "" && len(account) <= maxTypeName
+	ok := account != "" && len(account) <= maxName
 	for i := 0; ok && i < len(account); i++ {
 		c := account[i]
 		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'

@@ -11,9 +11,9 @@ import (
 // has no constant for, such as a future "response.deleted", are valid too.
 type EventType string
 
-// maxTypeName is the longest EventType that String returns as it is, and
-// the most of any other that it quotes: as for an account (accountName).
-const maxTypeName = 64
+// maxName is the longest event type or account token printed as it is,
+// and the most of any other value from a payload that quoteCut quotes.
+const maxName = 64
 
 // String returns t as it is when it has the shape of a type: an object and
 // an event name, each of lower-case letters, digits and underscores, joined
@@ -28,11 +28,11 @@ func (t EventType) String() string {
 	return quoteCut(string(t))
 }
 
-// quoteCut returns s quoted as a Go string, cut after maxTypeName bytes
+// quoteCut returns s quoted as a Go string, cut after maxName bytes
 // with "..." after the quotes: a value from a payload, made safe to print.
 func quoteCut(s string) string {
-	if len(s) > maxTypeName {
-		return strconv.Quote(s[:maxTypeName]) + "..."
+	if len(s) > maxName {
+		return strconv.Quote(s[:maxName]) + "..."
 	}
 	return strconv.Quote(s)
 }
@@ -40,7 +40,7 @@ func quoteCut(s string) string {
 // wellFormed reports whether t has the shape of a type, as String says.
 func (t EventType) wellFormed() bool {
 	object, name, ok := strings.Cut(string(t), ".")
-	return ok && len(t) <= maxTypeName && isWord(object) && isWord(name)
+	return ok && len(t) <= maxName && isWord(object) && isWord(name)
 }
 
 // isWord reports whether s is a non-empty run of lower-case letters,
