@@ -48,8 +48,14 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		fmt.Printf("pgdedup: %s is not set: the tests against PostgreSQL skip, and %s does not run\n", urlVar, serverExample)
+		os.Exit(m.Run())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if p, err := pgxpool.New(context.Background(), os.Getenv(urlVar)); err == nil {
+		_, _ = p.Exec(context.Background(), "DROP TABLE IF EXISTS "+testTable)
+		p.Close()
+	}
+	os.Exit(code)
 }
 
 // countTracer counts the statements a pool runs.
@@ -93,9 +99,14 @@ func namedPool(tb testing.TB, name string) *pgxpool.Pool {
 	})
 }
 
+// testTable is the table of this run's tests, which TestMain drops: the
+// tests share their database with other runs, and leave nothing in it.
+var testTable = "wootric_dedup_test_" + randomHex()
+
+// newDedup returns a Deduplicator on testTable.
 func newDedup(tb testing.TB, p *pgxpool.Pool) *pgdedup.Deduplicator {
 	tb.Helper()
-	d, err := pgdedup.New(context.Background(), p, pgdedup.Config{})
+	d, err := pgdedup.New(context.Background(), p, pgdedup.Config{Table: testTable})
 	if err != nil {
 		tb.Fatalf("New() = %v", err)
 	}
@@ -168,7 +179,7 @@ func TestPruneDeletesOnlyExpiredRows(t *testing.T) {
 		t.Fatalf("Prune() = %v", err)
 	}
 	var left []string
-	rows, _ := p.Query(ctx, `SELECT key FROM wootric_dedup WHERE key LIKE $1 ORDER BY key`, prefix+"%")
+	rows, _ := p.Query(ctx, `SELECT key FROM `+testTable+` WHERE key LIKE $1 ORDER BY key`, prefix+"%")
 	for rows.Next() {
 		var k string
 		_ = rows.Scan(&k)
@@ -192,7 +203,7 @@ func TestPruneRunsInTheBackground(t *testing.T) {
 	_, _, _ = d.Claim(ctx, "another-"+key, time.Millisecond) // starts a pass
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var n int
-		if err := p.QueryRow(ctx, `SELECT count(*) FROM wootric_dedup WHERE key = $1`, key).Scan(&n); err != nil {
+		if err := p.QueryRow(ctx, `SELECT count(*) FROM `+testTable+` WHERE key = $1`, key).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 0 {
@@ -244,7 +255,7 @@ func TestLeaseCountsFromTheStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-	if _, err := tx.Exec(ctx, `LOCK TABLE wootric_dedup IN SHARE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE `+testTable+` IN SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}
 
@@ -265,7 +276,7 @@ func TestLeaseCountsFromTheStatement(t *testing.T) {
 		t.Fatalf("Claim(free key) = %v, %v; want acquired", r.res, r.err)
 	}
 	var expires time.Time
-	if err := p.QueryRow(ctx, `SELECT expires_at FROM wootric_dedup WHERE key = $1`, key).Scan(&expires); err != nil {
+	if err := p.QueryRow(ctx, `SELECT expires_at FROM `+testTable+` WHERE key = $1`, key).Scan(&expires); err != nil {
 		t.Fatal(err)
 	}
 	if want := released.Add(lease); expires.Before(want) {
@@ -292,7 +303,7 @@ func TestClaimThatWaitedReadsTheKeyAsItIs(t *testing.T) {
 	} else if err := d.Complete(ctx, key, token, time.Minute); err != nil {
 		t.Fatalf("Complete() = %v", err)
 	}
-	if _, err := p.Exec(ctx, `UPDATE wootric_dedup SET expires_at = clock_timestamp() WHERE key = $1`, key); err != nil {
+	if _, err := p.Exec(ctx, `UPDATE `+testTable+` SET expires_at = clock_timestamp() WHERE key = $1`, key); err != nil {
 		t.Fatal(err) // the TTL ends
 	}
 	tx, err := p.Begin(ctx)
@@ -300,7 +311,7 @@ func TestClaimThatWaitedReadsTheKeyAsItIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit, a no-op
-	_, err = tx.Exec(ctx, `UPDATE wootric_dedup SET token = 'another', completed = false, expires_at = clock_timestamp() + interval '1 minute' WHERE key = $1`, key)
+	_, err = tx.Exec(ctx, `UPDATE `+testTable+` SET token = 'another', completed = false, expires_at = clock_timestamp() + interval '1 minute' WHERE key = $1`, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +459,7 @@ func TestCompleteTxHoldsOffAnotherReplica(t *testing.T) {
 			deliver := newHandler(d, func(ctx context.Context, e *wootric.Event) error {
 				claim, _ = wootric.ClaimFromContext(ctx)
 				// The lease runs out, as the store counts it.
-				if _, err := p.Exec(ctx, `UPDATE wootric_dedup SET expires_at = clock_timestamp() WHERE key = $1`, claim.Key); err != nil {
+				if _, err := p.Exec(ctx, `UPDATE `+testTable+` SET expires_at = clock_timestamp() WHERE key = $1`, claim.Key); err != nil {
 					return err
 				}
 				var done <-chan claimResult
@@ -590,7 +601,7 @@ func countRows(t *testing.T, p *pgxpool.Pool, table string) int {
 // completed.
 func row(t *testing.T, p *pgxpool.Pool, key string) (token string, completed bool) {
 	t.Helper()
-	err := p.QueryRow(context.Background(), `SELECT token, completed FROM wootric_dedup WHERE key = $1`, key).Scan(&token, &completed)
+	err := p.QueryRow(context.Background(), `SELECT token, completed FROM `+testTable+` WHERE key = $1`, key).Scan(&token, &completed)
 	if err != nil {
 		t.Fatalf("the row of %q: %v", key, err)
 	}
