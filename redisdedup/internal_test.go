@@ -18,7 +18,7 @@ import (
 func TestClaimSentAgainIsAcquired(t *testing.T) {
 	c := NewTestClient(t)
 	d := New(c)
-	d.Prefix = "wootrictest:again:"
+	d.Prefix = TestPrefix + "again:"
 	ctx := context.Background()
 	key := t.Name() + "/" + time.Now().Format(time.RFC3339Nano)
 	token, err := newToken()

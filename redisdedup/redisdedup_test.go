@@ -21,20 +21,20 @@ import (
 var client = redisdedup.NewTestClient
 
 func TestDeduplicatorKeepsTheContract(t *testing.T) {
-	wootrictest.TestDeduplicator(t, redisdedup.New(client(t)))
+	wootrictest.TestDeduplicator(t, redisdedup.NewTestDedup(client(t)))
 }
 
 func TestDeduplicatorKeepsTheContractOnAPrefix(t *testing.T) {
 	c := client(t)
-	d := redisdedup.New(c)
-	d.Prefix = "wootrictest:prefixed:"
+	d := redisdedup.NewTestDedup(c)
+	d.Prefix = redisdedup.TestPrefix + "prefixed:"
 	ctx := context.Background()
 	res, tok, err := d.Claim(ctx, "k-"+t.Name(), time.Minute)
 	if err != nil || res != wootric.ClaimAcquired {
 		t.Fatalf("Claim() = %v, %v", res, err)
 	}
 	defer d.Release(ctx, "k-"+t.Name(), tok)
-	if got, err := c.Get(ctx, "wootrictest:prefixed:k-"+t.Name()).Result(); err != nil || got != tok {
+	if got, err := c.Get(ctx, redisdedup.TestPrefix+"prefixed:k-"+t.Name()).Result(); err != nil || got != tok {
 		t.Errorf("GET of the prefixed key = %q, %v; want the claim's token", got, err)
 	}
 }
@@ -58,7 +58,7 @@ func TestDeliveryRoundTrips(t *testing.T) {
 	hook := &countHook{}
 	c.AddHook(hook)
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.Dedup = redisdedup.New(c)
+	h.Dedup = redisdedup.NewTestDedup(c)
 	started, release := make(chan struct{}), make(chan struct{})
 	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
 		if e.Response.Score == 0 {
@@ -110,7 +110,7 @@ func TestDeliveryRoundTrips(t *testing.T) {
 func TestStoreErrorsWrapErrDedupStore(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	d := redisdedup.New(c)
+	d := redisdedup.NewTestDedup(c)
 	ctx := context.Background()
 	_, _, claimErr := d.Claim(ctx, "k", time.Minute)
 	tests := []struct {
@@ -129,5 +129,5 @@ func TestStoreErrorsWrapErrDedupStore(t *testing.T) {
 }
 
 func BenchmarkDelivery(b *testing.B) {
-	wootrictest.BenchmarkDeduplicator(b, redisdedup.New(client(b)))
+	wootrictest.BenchmarkDeduplicator(b, redisdedup.NewTestDedup(client(b)))
 }

@@ -34,7 +34,7 @@ func TestWaitReplicasWithAReplica(t *testing.T) {
 	t.Run("acknowledged", func(t *testing.T) {
 		hook := &countHook{}
 		c.AddHook(hook)
-		d := redisdedup.New(c)
+		d := redisdedup.NewTestDedup(c)
 		d.WaitReplicas, d.WaitTimeout = 1, 30*time.Second
 		key := t.Name() + "/" + time.Now().Format(time.RFC3339Nano)
 		res, tok, err := d.Claim(ctx, key, time.Minute)
@@ -47,7 +47,7 @@ func TestWaitReplicasWithAReplica(t *testing.T) {
 		if n := hook.n.Load(); n != 2 {
 			t.Errorf("Claim and Complete with WaitReplicas took %d round trips, want 2", n)
 		}
-		if got, err := replica.Get(ctx, redisdedup.DefaultPrefix+key).Result(); err != nil || got != "done:"+tok {
+		if got, err := replica.Get(ctx, d.Prefix+key).Result(); err != nil || got != "done:"+tok {
 			t.Errorf("GET on the replica = %q, %v; want %q", got, err, "done:"+tok)
 		}
 	})
@@ -63,7 +63,7 @@ func TestWaitReplicasWithAReplica(t *testing.T) {
 		{"sent again, acknowledged", false, 30 * time.Second, nil},
 		{"sent again, not acknowledged", true, 100 * time.Millisecond, wootric.ErrDedupStore},
 	}
-	plain := redisdedup.New(c)
+	plain := redisdedup.NewTestDedup(c)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.stopped {
@@ -75,7 +75,7 @@ func TestWaitReplicasWithAReplica(t *testing.T) {
 			for _, lr := range lostReplies {
 				key := t.Name() + "/" + lr.name + "/" + time.Now().Format(time.RFC3339Nano)
 				var lost atomic.Bool
-				d := redisdedup.New(lossyClient(t, opt, key, &lost))
+				d := redisdedup.NewTestDedup(lossyClient(t, opt, key, &lost))
 				d.WaitReplicas, d.WaitTimeout = 1, tc.timeout
 				err := lr.send(t, d, plain, key)
 				if !lost.Load() {

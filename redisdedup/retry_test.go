@@ -93,12 +93,12 @@ var lostReplies = []struct {
 // time, so the second finds the key as the first left it.
 func TestRepliesLostAreSentAgain(t *testing.T) {
 	c := client(t)
-	plain := redisdedup.New(c)
+	plain := redisdedup.NewTestDedup(c)
 	for _, tc := range lostReplies {
 		t.Run(tc.name, func(t *testing.T) {
 			key := t.Name() + "/" + time.Now().Format(time.RFC3339Nano)
 			var lost atomic.Bool
-			d := redisdedup.New(lossyClient(t, redis.Options{Addr: c.Options().Addr}, key, &lost))
+			d := redisdedup.NewTestDedup(lossyClient(t, redis.Options{Addr: c.Options().Addr}, key, &lost))
 			err := tc.send(t, d, plain, key)
 			if !lost.Load() {
 				t.Fatalf("no reply to %s was lost, so go-redis did not send it again", tc.name)

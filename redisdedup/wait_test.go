@@ -17,7 +17,7 @@ const moreReplicas = 100
 func TestWaitReplicasFailsWithoutThem(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
-	d, free := redisdedup.New(c), redisdedup.New(c)
+	d, free := redisdedup.NewTestDedup(c), redisdedup.NewTestDedup(c)
 	d.WaitReplicas = moreReplicas
 	key := t.Name() + "/" + time.Now().Format(time.RFC3339Nano)
 	if res, tok, err := d.Claim(ctx, key, time.Minute); !errors.Is(err, wootric.ErrDedupStore) || tok != "" {
