@@ -20,7 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wootric-go/wootric"
-	"github.com/wootric-go/wootric/wootrictest"
+	"github.com/wootric-go/wootric/internal/sample"
 )
 
 // maxAnswer is how much of a receiver's answer send and replay print.
@@ -104,14 +104,14 @@ func setAccount(ev *wootric.Event, account string) error {
 // is still now, as a resend's is.
 func freshEvent(fs *flag.FlagSet, event, mode string, id int64, score int, comment string, now time.Time) (*wootric.Event, error) {
 	t := wootric.EventType(event)
-	if !slices.Contains(wootrictest.EventTypes(), t) {
-		return nil, fmt.Errorf("-event %q is not one of %v", event, wootrictest.EventTypes())
+	if !slices.Contains(sample.Types(), t) {
+		return nil, fmt.Errorf("-event %q is not one of %v", event, sample.Types())
 	}
 	m := wootric.SurveyMode(strings.ToUpper(mode))
-	if !slices.Contains(wootrictest.SurveyModes(), m) {
-		return nil, fmt.Errorf("-mode %q is not one of %v", mode, wootrictest.SurveyModes())
+	if !slices.Contains(sample.Modes(), m) {
+		return nil, fmt.Errorf("-mode %q is not one of %v", mode, sample.Modes())
 	}
-	ev, err := wootrictest.SampleEvent(t, m)
+	ev, err := sample.Event(t, m)
 	if err != nil {
 		return nil, err
 	}
