@@ -121,8 +121,8 @@ func TestHandlerBehindTimeoutHandlerReportsItsAnswer(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || rep.Status != resp.StatusCode || !errors.Is(rep.Err, http.ErrHandlerTimeout) {
 		t.Errorf("the sender got %d; the Report says %d, %v; want 503 and an error wrapping http.ErrHandlerTimeout", resp.StatusCode, rep.Status, rep.Err)
 	}
-	if rep.Outcome != wootric.Failed || rep.Reason != wootric.ReasonTimeout {
-		t.Errorf("Report.Outcome, Reason = %s, %s, want %s, %s", rep.Outcome, rep.Reason, wootric.Failed, wootric.ReasonTimeout)
+	if rep.Outcome != wootric.OutcomeFailed || rep.Reason != wootric.ReasonTimeout {
+		t.Errorf("Report.Outcome, Reason = %s, %s, want %s, %s", rep.Outcome, rep.Reason, wootric.OutcomeFailed, wootric.ReasonTimeout)
 	}
 }
 

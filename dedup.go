@@ -262,9 +262,9 @@ func (m *MemoryDeduplicator) Release(_ context.Context, key, token string) error
 	return nil
 }
 
-// Len returns the number of keys held, counting those whose lease or TTL
+// len returns the number of keys held, counting those whose lease or TTL
 // has ended but that it has not yet dropped.
-func (m *MemoryDeduplicator) Len() int {
+func (m *MemoryDeduplicator) len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.held.Len() + m.done.Len()

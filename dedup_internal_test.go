@@ -41,8 +41,8 @@ func TestMemoryDeduplicatorTimes(t *testing.T) {
 	if got := claim(); got != ClaimAcquired {
 		t.Errorf("Claim(key whose TTL ended) = %v, want acquired", got)
 	}
-	if m.Len() != 1 {
-		t.Errorf("Len() = %d, want 1: a key is held once", m.Len())
+	if m.len() != 1 {
+		t.Errorf("len() = %d, want 1: a key is held once", m.len())
 	}
 }
 
@@ -94,8 +94,8 @@ func TestMemoryDeduplicatorIsBounded(t *testing.T) {
 			t.Errorf("Claim(%s) = %v, want %v: a held claim is never forgotten", tc.key, res, tc.want)
 		}
 	}
-	if m.Len() != 3 {
-		t.Errorf("Len() = %d, want the bound 3", m.Len())
+	if m.len() != 3 {
+		t.Errorf("len() = %d, want the bound 3", m.len())
 	}
 	// Completing a held claim makes no new key; once completed it may go.
 	complete("held1")

@@ -264,7 +264,7 @@ type delivery struct {
 	claim       *Claim    // the Dedup claim held, until it is settled
 	leaseEnd    time.Time // when the claim's lease ends, at the latest
 	answer      *answer   // next's answer, to send as it wrote it
-	unstored    error     // why a processed event could not be completed
+	unrecorded  error     // why a processed event could not be completed
 
 	// Set when the Handler has an Observe hook: when it began, when the
 	// last stage ended, and how long each took.
@@ -502,7 +502,7 @@ func (h *Handler) settle(ctx context.Context, d *delivery, err error) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err == nil {
-		d.unstored = retrySettle(sctx, "completing", d.leaseEnd, func(ctx context.Context) error {
+		d.unrecorded = retrySettle(sctx, "completing", d.leaseEnd, func(ctx context.Context) error {
 			return h.Dedup.Complete(ctx, c.Key, c.Token, c.TTL)
 		})
 		return nil

@@ -86,10 +86,10 @@ func TestInboxStoresInsteadOfRunning(t *testing.T) {
 			if len(inbox.stored) != 1 || !ok || !bytes.Equal(d.Event.Raw, body) || d.ReceivedAt.IsZero() {
 				t.Fatalf("stored %v, want the first body under its DedupKey", inbox.stored)
 			}
-			wantOutcomes := []wootric.Outcome{wootric.Stored, wootric.Stored}
+			wantOutcomes := []wootric.Outcome{wootric.OutcomeStored, wootric.OutcomeStored}
 			wantPuts := 2
 			if dedup {
-				wantOutcomes[1], wantPuts = wootric.Duplicate, 1
+				wantOutcomes[1], wantPuts = wootric.OutcomeDuplicate, 1
 			}
 			if len(reps) != 2 || reps[0].Outcome != wantOutcomes[0] || reps[1].Outcome != wantOutcomes[1] || inbox.puts != wantPuts {
 				t.Errorf("Reports %+v and %d Puts, want outcomes %v and %d Puts", reps, inbox.puts, wantOutcomes, wantPuts)
@@ -135,14 +135,14 @@ func TestProcess(t *testing.T) {
 		want     []error // of each call; nil for success
 		outcome  wootric.Outcome
 	}{
-		{"success", func(context.Context, *wootric.Event) error { return nil }, 0, nil, wootric.Processed},
-		{"failure", func(context.Context, *wootric.Event) error { return errDown }, 0, []error{wootric.ErrCallback, errDown}, wootric.Failed},
+		{"success", func(context.Context, *wootric.Event) error { return nil }, 0, nil, wootric.OutcomeProcessed},
+		{"failure", func(context.Context, *wootric.Event) error { return errDown }, 0, []error{wootric.ErrCallback, errDown}, wootric.OutcomeFailed},
 		{"permanent failure", func(context.Context, *wootric.Event) error {
 			return fmt.Errorf("%w: no such customer", wootric.ErrPermanent)
-		}, 0, []error{wootric.ErrCallback, wootric.ErrPermanent}, wootric.Failed},
-		{"panic", func(context.Context, *wootric.Event) error { panic("bug") }, 0, []error{wootric.ErrCallback}, wootric.Failed},
+		}, 0, []error{wootric.ErrCallback, wootric.ErrPermanent}, wootric.OutcomeFailed},
+		{"panic", func(context.Context, *wootric.Event) error { panic("bug") }, 0, []error{wootric.ErrCallback}, wootric.OutcomeFailed},
 		{"timeout", func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() },
-			10 * time.Millisecond, []error{wootric.ErrCallbackTimeout}, wootric.Failed},
+			10 * time.Millisecond, []error{wootric.ErrCallbackTimeout}, wootric.OutcomeFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

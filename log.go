@@ -29,9 +29,9 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	err := rep.Err
 	level, msg := slog.LevelDebug, "wootric: delivery processed"
 	switch {
-	case rep.Outcome == Stored:
+	case rep.Outcome == OutcomeStored:
 		msg = "wootric: delivery stored in the inbox"
-	case rep.Outcome == Duplicate:
+	case rep.Outcome == OutcomeDuplicate:
 		level, msg = slog.LevelInfo, "wootric: duplicate delivery acknowledged"
 	case errors.Is(err, errLeaseSpent):
 		level, msg = slog.LevelWarn, "wootric: claim given back: its lease had passed when Claim returned"
@@ -47,9 +47,9 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 		level, msg = slog.LevelError, "wootric: a wrapping handler answered 503 on its deadline before the Handler answered"
 	case rep.Reason == ReasonCallback || rep.Reason == ReasonTimeout:
 		level, msg = slog.LevelError, "wootric: callback failed"
-	case rep.Outcome == Failed:
+	case rep.Outcome == OutcomeFailed:
 		level, msg = slog.LevelError, "wootric: delivery failed"
-	case rep.Outcome == Refused:
+	case rep.Outcome == OutcomeRefused:
 		level, msg = slog.LevelWarn, "wootric: delivery refused"
 	case rep.ContentTypeMismatch:
 		level, msg = slog.LevelWarn, "wootric: delivery processed, though its Content-Type names another format than its body's"
@@ -65,7 +65,7 @@ func (h *Handler) log(r *http.Request, rep *Report) {
 	if r.RemoteAddr != "" { // "" for Process
 		attrs = append(attrs, slog.String("remote_addr", r.RemoteAddr))
 	}
-	attrs = append(attrs, slog.Int64("content_length", rep.BodyBytes))
+	attrs = append(attrs, slog.Int64("body_bytes", rep.BodyBytes))
 	if rep.Account != "" {
 		attrs = append(attrs, slog.String("account", rep.Account))
 	}
@@ -99,7 +99,7 @@ func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err, settl
 	if h.Logger == nil || err != nil && !panicked && !unreleased {
 		return
 	}
-	level, msg, reason := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate", d.unstored
+	level, msg, reason := slog.LevelWarn, "wootric: callback succeeded after its deadline; recorded as run, so the sender's retry is a duplicate", d.unrecorded
 	switch {
 	case panicked:
 		level, msg, reason = slog.LevelError, "wootric: callback panicked after its deadline", err
@@ -107,9 +107,9 @@ func (h *Handler) logLate(r *http.Request, d *delivery, claimed bool, err, settl
 		level, msg, reason = slog.LevelError, "wootric: callback failed after its deadline, and its claim could not be released: it is held until its lease ends", settled
 	case !claimed:
 		msg = "wootric: callback succeeded after its deadline; without Dedup the sender's retry runs it again"
-	case errors.Is(d.unstored, ErrClaimLost):
+	case errors.Is(d.unrecorded, ErrClaimLost):
 		level, msg = slog.LevelError, "wootric: callback succeeded after its deadline, and another delivery had claimed the event since: it ran twice"
-	case d.unstored != nil:
+	case d.unrecorded != nil:
 		level, msg = slog.LevelError, "wootric: callback succeeded after its deadline but could not be recorded: the sender's retry runs it again"
 	}
 	ctx := context.WithoutCancel(r.Context())

@@ -61,7 +61,7 @@ func TestHandlerLogsEachRefusal(t *testing.T) {
 		{"wrong method", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/", nil) }, nil,
 			slog.LevelWarn, map[string]string{"status": "405", "reason": "wootric: method not allowed"}, []string{"secret_index", "event_type"}},
 		{"bad signature", func() *http.Request { return delivery(t, body, "forged", "") }, nil,
-			slog.LevelWarn, map[string]string{"status": "401", "content_length": fmt.Sprint(len(body))}, []string{"secret_index", "event_type"}},
+			slog.LevelWarn, map[string]string{"status": "401", "body_bytes": fmt.Sprint(len(body))}, []string{"secret_index", "event_type"}},
 		{"malformed", func() *http.Request {
 			return delivery(t, []byte(`{"response":{"id":1,"score":"`+email+`"}}`), testSecret, "")
 		}, nil,

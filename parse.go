@@ -22,13 +22,6 @@ func (h *Handler) Parse(r *http.Request) (*Event, error) {
 	return d.event, nil
 }
 
-// ParseRequest is Parse with a Handler of secrets and the defaults:
-// NewHandler(secrets...).Parse(r). Keep a Handler to parse many requests,
-// or to set a limit or a replay window.
-func ParseRequest(r *http.Request, secrets ...string) (*Event, error) {
-	return NewHandler(secrets...).Parse(r)
-}
-
 // ParseBody verifies body against signature, the X-Wootric-Signature
 // header's value, with secrets, and decodes it: [Verify] then [Decode], for
 // a body that arrives without an *http.Request, as in an AWS Lambda

@@ -68,23 +68,23 @@ type Outcome string
 
 // The outcomes of a request.
 const (
-	// Processed: the event ran, and the answer is 2xx.
-	Processed Outcome = "processed"
-	// Stored: the delivery was put in the Handler's Inbox, for a worker to
+	// OutcomeProcessed: the event ran, and the answer is 2xx.
+	OutcomeProcessed Outcome = "processed"
+	// OutcomeStored: the delivery was put in the Handler's Inbox, for a worker to
 	// run, and the answer is 200.
-	Stored Outcome = "stored"
-	// Duplicate: the event had already run, or been stored, and the
+	OutcomeStored Outcome = "stored"
+	// OutcomeDuplicate: the event had already run, or been stored, and the
 	// answer is 200.
-	Duplicate Outcome = "duplicate"
-	// Refused: the request was wrong, and a retry of it gets the same 4xx
+	OutcomeDuplicate Outcome = "duplicate"
+	// OutcomeRefused: the request was wrong, and a retry of it gets the same 4xx
 	// answer: not a POST, too large, unsigned or badly signed, malformed,
 	// outside the replay window.
-	Refused Outcome = "refused"
-	// Failed: the request could not be processed now, and the answer, 5xx
+	OutcomeRefused Outcome = "refused"
+	// OutcomeFailed: the request could not be processed now, and the answer, 5xx
 	// (or next's, for Middleware), makes the sender retry: a callback
 	// failed or timed out, the store failed, the event is running
 	// elsewhere, or no secret is configured.
-	Failed Outcome = "failed"
+	OutcomeFailed Outcome = "failed"
 )
 
 // Reason is why a request was refused or failed: one of a small fixed
@@ -152,25 +152,25 @@ var endings = [...]struct {
 	reason  Reason
 	outcome Outcome
 }{
-	{http.ErrHandlerTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
-	{ErrCallbackTimeout, http.StatusServiceUnavailable, ReasonTimeout, Failed},
-	{ErrCallback, http.StatusInternalServerError, ReasonCallback, Failed},
-	{ErrAccountLookup, http.StatusServiceUnavailable, ReasonAccountLookup, Failed},
-	{ErrInbox, http.StatusServiceUnavailable, ReasonInbox, Failed},
-	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, Failed},
-	{ErrDedupStore, http.StatusInternalServerError, ReasonStore, Failed},
-	{ErrClaimLost, http.StatusInternalServerError, ReasonStore, Failed},
-	{ErrNoSecret, http.StatusInternalServerError, ReasonNoSecret, Failed},
-	{errReadCut, http.StatusServiceUnavailable, ReasonUnreadable, Failed},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, ReasonMethod, Refused},
-	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, ReasonSize, Refused},
-	{ErrUnsupportedEncoding, http.StatusUnsupportedMediaType, ReasonEncoding, Refused},
-	{ErrMissingSignature, http.StatusUnauthorized, ReasonSignature, Refused},
-	{ErrUnknownAccount, http.StatusUnauthorized, ReasonAccount, Refused},
-	{ErrInvalidSignature, http.StatusUnauthorized, ReasonSignature, Refused},
-	{ErrMalformedPayload, http.StatusBadRequest, ReasonMalformed, Refused},
-	{ErrBodyUnreadable, http.StatusBadRequest, ReasonUnreadable, Refused},
-	{ErrOutsideReplayWindow, http.StatusBadRequest, ReasonReplayWindow, Refused},
+	{http.ErrHandlerTimeout, http.StatusServiceUnavailable, ReasonTimeout, OutcomeFailed},
+	{ErrCallbackTimeout, http.StatusServiceUnavailable, ReasonTimeout, OutcomeFailed},
+	{ErrCallback, http.StatusInternalServerError, ReasonCallback, OutcomeFailed},
+	{ErrAccountLookup, http.StatusServiceUnavailable, ReasonAccountLookup, OutcomeFailed},
+	{ErrInbox, http.StatusServiceUnavailable, ReasonInbox, OutcomeFailed},
+	{ErrInProgress, http.StatusServiceUnavailable, ReasonInProgress, OutcomeFailed},
+	{ErrDedupStore, http.StatusInternalServerError, ReasonStore, OutcomeFailed},
+	{ErrClaimLost, http.StatusInternalServerError, ReasonStore, OutcomeFailed},
+	{ErrNoSecret, http.StatusInternalServerError, ReasonNoSecret, OutcomeFailed},
+	{errReadCut, http.StatusServiceUnavailable, ReasonUnreadable, OutcomeFailed},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, ReasonMethod, OutcomeRefused},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, ReasonSize, OutcomeRefused},
+	{ErrUnsupportedEncoding, http.StatusUnsupportedMediaType, ReasonEncoding, OutcomeRefused},
+	{ErrMissingSignature, http.StatusUnauthorized, ReasonSignature, OutcomeRefused},
+	{ErrUnknownAccount, http.StatusUnauthorized, ReasonAccount, OutcomeRefused},
+	{ErrInvalidSignature, http.StatusUnauthorized, ReasonSignature, OutcomeRefused},
+	{ErrMalformedPayload, http.StatusBadRequest, ReasonMalformed, OutcomeRefused},
+	{ErrBodyUnreadable, http.StatusBadRequest, ReasonUnreadable, OutcomeRefused},
+	{ErrOutsideReplayWindow, http.StatusBadRequest, ReasonReplayWindow, OutcomeRefused},
 }
 
 // ending returns the entry of endings that err wraps; for an error that
@@ -181,7 +181,7 @@ func ending(err error) (status int, reason Reason, outcome Outcome) {
 			return e.status, e.reason, e.outcome
 		}
 	}
-	return http.StatusInternalServerError, ReasonInternal, Failed
+	return http.StatusInternalServerError, ReasonInternal, OutcomeFailed
 }
 
 // lap adds the time since the last lap to stage s, if d is timed.
@@ -197,7 +197,7 @@ func (d *delivery) lap(s Stage) {
 // report returns the Report of a delivery that ended with err.
 func (h *Handler) report(d *delivery, err error) Report {
 	rep := Report{
-		Outcome: Processed, Err: err, Unrecorded: d.unstored, Status: http.StatusOK,
+		Outcome: OutcomeProcessed, Err: err, Unrecorded: d.unrecorded, Status: http.StatusOK,
 		Account: d.account, SecretIndex: d.secret, BodyBytes: d.size, ContentTypeMismatch: d.mislabelled,
 		Start: d.start, Stages: d.stages,
 	}
@@ -206,9 +206,9 @@ func (h *Handler) report(d *delivery, err error) Report {
 		rep.Status, rep.Reason, rep.Outcome = ending(err)
 		rep.Unrecorded = nil
 	case d.dup:
-		rep.Outcome = Duplicate
+		rep.Outcome = OutcomeDuplicate
 	case d.stored:
-		rep.Outcome = Stored
+		rep.Outcome = OutcomeStored
 	}
 	switch {
 	case d.answer != nil:

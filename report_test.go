@@ -20,8 +20,8 @@ import (
 // of the outcome, from the same Report.
 func TestObserveReportsEachOutcome(t *testing.T) {
 	levels := map[wootric.Outcome]slog.Level{
-		wootric.Processed: slog.LevelDebug, wootric.Stored: slog.LevelDebug, wootric.Duplicate: slog.LevelInfo,
-		wootric.Refused: slog.LevelWarn, wootric.Failed: slog.LevelError,
+		wootric.OutcomeProcessed: slog.LevelDebug, wootric.OutcomeStored: slog.LevelDebug, wootric.OutcomeDuplicate: slog.LevelInfo,
+		wootric.OutcomeRefused: slog.LevelWarn, wootric.OutcomeFailed: slog.LevelError,
 	}
 	seen := map[wootric.Reason]bool{}
 	for _, c := range wootrictest.Outcomes() {
@@ -115,7 +115,7 @@ func TestObserveReportsUnrecorded(t *testing.T) {
 	if w := wootrictest.Deliver(t, h, "/", wootrictest.Secret, e, wootric.Form); w.Code != 200 {
 		t.Fatalf("answered %d", w.Code)
 	}
-	if len(got) != 1 || got[0].Outcome != wootric.Processed || got[0].Err != nil || !errors.Is(got[0].Unrecorded, wootric.ErrDedupStore) {
+	if len(got) != 1 || got[0].Outcome != wootric.OutcomeProcessed || got[0].Err != nil || !errors.Is(got[0].Unrecorded, wootric.ErrDedupStore) {
 		t.Errorf("Reports %+v, want one processed, its Unrecorded wrapping ErrDedupStore", got)
 	}
 }

@@ -241,7 +241,7 @@ func (o *Observer) span(ctx context.Context, rep *wootric.Report, outcome, event
 		span.AddEvent(wootric.Stage(s).String(), trace.WithTimestamp(at), trace.WithAttributes(StageDurationKey.Float64(d.Seconds())))
 	}
 	switch {
-	case rep.Outcome == wootric.Failed:
+	case rep.Outcome == wootric.OutcomeFailed:
 		span.RecordError(rep.Err)
 		span.SetStatus(codes.Error, string(rep.Reason))
 	case rep.Unrecorded != nil:

@@ -103,7 +103,7 @@ func TestObserverRecordsEachOutcome(t *testing.T) {
 			if strings.Join(events, ",") != strings.Join(want, ",") {
 				t.Errorf("span events %v, want the stages %v", events, want)
 			}
-			failed := c.Outcome == wootric.Failed
+			failed := c.Outcome == wootric.OutcomeFailed
 			if (span.Status().Code == codes.Error) != failed {
 				t.Errorf("span status %v for outcome %s", span.Status(), c.Outcome)
 			}

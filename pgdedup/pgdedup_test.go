@@ -348,7 +348,7 @@ func TestCompleteTxCommitsWithTheCallbacksWrites(t *testing.T) {
 		})
 	})
 	e := newEvent()
-	for i, want := range []wootric.Outcome{wootric.Processed, wootric.Duplicate} {
+	for i, want := range []wootric.Outcome{wootric.OutcomeProcessed, wootric.OutcomeDuplicate} {
 		rep := deliver(t, e)
 		if rep.Status != http.StatusOK || rep.Outcome != want || rep.Err != nil || rep.Unrecorded != nil {
 			t.Errorf("delivery %d: %d %s (%v, not recorded: %v), want 200 %s", i+1, rep.Status, rep.Outcome, rep.Err, rep.Unrecorded, want)

@@ -320,7 +320,7 @@ func TestInboxCompletesTheClaimInItsTransaction(t *testing.T) {
 			t.Fatalf("answered %d", code)
 		}
 	}
-	if len(reps) != 2 || reps[0].Outcome != wootric.Stored || reps[1].Outcome != wootric.Duplicate || reps[0].Unrecorded != nil {
+	if len(reps) != 2 || reps[0].Outcome != wootric.OutcomeStored || reps[1].Outcome != wootric.OutcomeDuplicate || reps[0].Unrecorded != nil {
 		t.Errorf("Reports %+v, want stored then duplicate", reps)
 	}
 	body, _ := wootric.Encode(e, wootric.JSON)

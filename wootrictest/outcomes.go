@@ -81,26 +81,26 @@ func Outcomes() []OutcomeCase {
 	}
 	cases := []OutcomeCase{
 		{Name: "processed", Handler: signed(ok), Request: req(e),
-			Outcome: wootric.Processed, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
+			Outcome: wootric.OutcomeProcessed, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
 		{Name: "duplicate", Handler: signed(withStore(func(d wootric.Deduplicator, key string) {
 			_, token, _ := d.Claim(context.Background(), key, time.Minute)
 			_ = d.Complete(context.Background(), key, token, time.Hour)
 		})), Request: req(e),
-			Outcome: wootric.Duplicate, Status: 200, EventType: e.Type, LastStage: wootric.StageDedup},
+			Outcome: wootric.OutcomeDuplicate, Status: 200, EventType: e.Type, LastStage: wootric.StageDedup},
 		{Name: "refused: method", Handler: signed(ok), Request: edit(func(r *http.Request) { r.Method = http.MethodGet }),
-			Outcome: wootric.Refused, Reason: wootric.ReasonMethod, Status: 405, LastStage: -1},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonMethod, Status: 405, LastStage: -1},
 		{Name: "refused: encoding", Handler: signed(ok), Request: edit(func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }),
-			Outcome: wootric.Refused, Reason: wootric.ReasonEncoding, Status: 415, LastStage: -1},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonEncoding, Status: 415, LastStage: -1},
 		{Name: "refused: size", Handler: signed(func(h *wootric.Handler) { ok(h); h.MaxBodyBytes = 64 }), Request: req(e),
-			Outcome: wootric.Refused, Reason: wootric.ReasonSize, Status: 413, LastStage: wootric.StageRead},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonSize, Status: 413, LastStage: wootric.StageRead},
 		{Name: "refused: unreadable", Handler: signed(ok), Request: edit(func(r *http.Request) {
 			r.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"response":`), iotest.ErrReader(errors.New("connection reset"))))
 		}),
-			Outcome: wootric.Refused, Reason: wootric.ReasonUnreadable, Status: 400, LastStage: wootric.StageRead},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonUnreadable, Status: 400, LastStage: wootric.StageRead},
 		{Name: "refused: signature", Handler: signed(ok), Request: edit(func(r *http.Request) {
 			r.Header.Set(wootric.SignatureHeader, "sha1=0000000000000000000000000000000000000000")
 		}),
-			Outcome: wootric.Refused, Reason: wootric.ReasonSignature, Status: 401, LastStage: wootric.StageVerify},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonSignature, Status: 401, LastStage: wootric.StageVerify},
 		{Name: "refused: malformed", Handler: signed(ok), Request: func() *http.Request {
 			r := req(e)()
 			body := []byte(`{"response":{"id":1},"event_name":"created"}`)
@@ -108,38 +108,38 @@ func Outcomes() []OutcomeCase {
 			r.Header.Set(wootric.SignatureHeader, wootric.Sign(Secret, body))
 			return r
 		},
-			Outcome: wootric.Refused, Reason: wootric.ReasonMalformed, Status: 400, LastStage: wootric.StageDecode},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonMalformed, Status: 400, LastStage: wootric.StageDecode},
 		{Name: "refused: replay window", Handler: signed(func(h *wootric.Handler) { ok(h); h.ReplayWindow = time.Hour }), Request: req(e),
-			Outcome: wootric.Refused, Reason: wootric.ReasonReplayWindow, Status: 400, EventType: e.Type, LastStage: wootric.StageDecode},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonReplayWindow, Status: 400, EventType: e.Type, LastStage: wootric.StageDecode},
 		{Name: "processed: account", Handler: accounts(func(_ context.Context, account string) ([]string, error) {
 			return map[string][]string{e.AccountToken: {Secret}}[account], nil
 		}), Request: req(e),
-			Outcome: wootric.Processed, Status: 200, EventType: e.Type, Account: e.AccountToken, LastStage: wootric.StageRun},
+			Outcome: wootric.OutcomeProcessed, Status: 200, EventType: e.Type, Account: e.AccountToken, LastStage: wootric.StageRun},
 		{Name: "refused: account", Handler: accounts(func(context.Context, string) ([]string, error) { return nil, nil }), Request: req(e),
-			Outcome: wootric.Refused, Reason: wootric.ReasonAccount, Status: 401, Account: e.AccountToken, LastStage: wootric.StageVerify},
+			Outcome: wootric.OutcomeRefused, Reason: wootric.ReasonAccount, Status: 401, Account: e.AccountToken, LastStage: wootric.StageVerify},
 		{Name: "failed: account lookup", Handler: accounts(func(context.Context, string) ([]string, error) { return nil, errStoreDown }), Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonAccountLookup, Status: 503, Account: e.AccountToken, LastStage: wootric.StageVerify},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonAccountLookup, Status: 503, Account: e.AccountToken, LastStage: wootric.StageVerify},
 		{Name: "stored", Handler: signed(func(h *wootric.Handler) { ok(h); h.Inbox = inboxFunc(func() error { return nil }) }), Request: req(e),
-			Outcome: wootric.Stored, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
+			Outcome: wootric.OutcomeStored, Status: 200, EventType: e.Type, LastStage: wootric.StageRun},
 		{Name: "failed: inbox", Handler: signed(func(h *wootric.Handler) { ok(h); h.Inbox = inboxFunc(func() error { return errStoreDown }) }), Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonInbox, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonInbox, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
 		{Name: "failed: no secret", Handler: func() *wootric.Handler { h := wootric.NewHandler(); ok(h); return h }, Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: -1},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonNoSecret, Status: 500, LastStage: -1},
 		{Name: "failed: in progress", Handler: signed(withStore(func(d wootric.Deduplicator, key string) {
 			_, _, _ = d.Claim(context.Background(), key, time.Minute)
 		})), Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonInProgress, Status: 503, EventType: e.Type, LastStage: wootric.StageDedup},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonInProgress, Status: 503, EventType: e.Type, LastStage: wootric.StageDedup},
 		{Name: "failed: store", Handler: signed(func(h *wootric.Handler) { ok(h); h.Dedup = failingStore{} }), Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonStore, Status: 500, EventType: e.Type, LastStage: wootric.StageDedup},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonStore, Status: 500, EventType: e.Type, LastStage: wootric.StageDedup},
 		{Name: "failed: callback", Handler: signed(func(h *wootric.Handler) {
 			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return errors.New("downstream unavailable") })
 		}), Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonCallback, Status: 500, EventType: e.Type, LastStage: wootric.StageRun},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonCallback, Status: 500, EventType: e.Type, LastStage: wootric.StageRun},
 		{Name: "failed: timeout", Handler: signed(func(h *wootric.Handler) {
 			h.CallbackTimeout = 20 * time.Millisecond
 			h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
 		}), Request: req(e),
-			Outcome: wootric.Failed, Reason: wootric.ReasonTimeout, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
+			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonTimeout, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
 	}
 	return cases
 }
