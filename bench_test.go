@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/wootric-go/wootric"
-	"github.com/wootric-go/wootric/wootrictest"
+	"github.com/wootric-go/wootric/wootrictest/storetest"
 )
 
 // The receiver a user writes without this library, as the issue describes
@@ -440,8 +440,8 @@ func BenchmarkLoopback(b *testing.B) {
 // de-duplication, beside which the shared stores' modules run the same
 // benchmark.
 func BenchmarkDedup(b *testing.B) {
-	b.Run("none", func(b *testing.B) { wootrictest.BenchmarkDeduplicator(b, nil) })
-	b.Run("memory", func(b *testing.B) { wootrictest.BenchmarkDeduplicator(b, &wootric.MemoryDeduplicator{}) })
+	b.Run("none", func(b *testing.B) { storetest.BenchmarkDeduplicator(b, nil) })
+	b.Run("memory", func(b *testing.B) { storetest.BenchmarkDeduplicator(b, &wootric.MemoryDeduplicator{}) })
 }
 
 // BenchmarkObserve measures what a Handler's Observe hook costs a

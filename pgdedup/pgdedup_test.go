@@ -21,6 +21,7 @@ import (
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/pgdedup"
 	"github.com/wootric-go/wootric/wootrictest"
+	"github.com/wootric-go/wootric/wootrictest/storetest"
 )
 
 // urlVar names the variable that points the tests at a PostgreSQL server.
@@ -132,7 +133,7 @@ func TestNewCreatesTheTableOnce(t *testing.T) {
 }
 
 func TestDeduplicatorKeepsTheContract(t *testing.T) {
-	wootrictest.TestDeduplicator(t, newDedup(t, pool(t, nil)))
+	storetest.TestDeduplicator(t, newDedup(t, pool(t, nil)))
 }
 
 // TestDeliveryRoundTrips checks that a delivery that runs costs two
@@ -532,7 +533,7 @@ func TestStoreErrorsWrapErrDedupStore(t *testing.T) {
 
 func BenchmarkDelivery(b *testing.B) {
 	d := newDedup(b, pool(b, nil))
-	wootrictest.BenchmarkDeduplicator(b, d)
+	storetest.BenchmarkDeduplicator(b, d)
 }
 
 // schemaPool returns a pool whose search_path is a new schema, dropped
@@ -664,7 +665,7 @@ func TestConfigTableAndNoCreate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New(NoCreate) with the table = %v", err)
 	}
-	wootrictest.TestDeduplicator(t, d)
+	storetest.TestDeduplicator(t, d)
 	var n int
 	if err := p.QueryRow(ctx, `SELECT count(*) FROM receiver_keys`).Scan(&n); err != nil || n == 0 {
 		t.Errorf("receiver_keys has %d rows, %v; want the keys there", n, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/redisdedup"
 	"github.com/wootric-go/wootric/wootrictest"
+	"github.com/wootric-go/wootric/wootrictest/storetest"
 )
 
 // client returns a client of the Redis at $WOOTRIC_TEST_REDIS_ADDR, or skips
@@ -21,7 +22,7 @@ import (
 var client = redisdedup.NewTestClient
 
 func TestDeduplicatorKeepsTheContract(t *testing.T) {
-	wootrictest.TestDeduplicator(t, redisdedup.NewTestDedup(client(t)))
+	storetest.TestDeduplicator(t, redisdedup.NewTestDedup(client(t)))
 }
 
 func TestDeduplicatorKeepsTheContractOnAPrefix(t *testing.T) {
@@ -129,5 +130,5 @@ func TestStoreErrorsWrapErrDedupStore(t *testing.T) {
 }
 
 func BenchmarkDelivery(b *testing.B) {
-	wootrictest.BenchmarkDeduplicator(b, redisdedup.NewTestDedup(client(b)))
+	storetest.BenchmarkDeduplicator(b, redisdedup.NewTestDedup(client(b)))
 }

@@ -8,15 +8,10 @@
 //	w := wootrictest.Deliver(t, mux, "/wootric", wootrictest.Secret, e, wootric.JSON)
 //	// w.Code is 200 once every callback has run
 //
-// It serves two kinds of user:
-//
-//   - a receiver's tests: Sample (fresh events) and SampleEvent (the
-//     documentation's, as they are), NewRequest and Deliver, and Outcomes,
-//     a delivery for each way one can end, to test metrics and alerts;
-//   - a de-duplication store's author: TestDeduplicator, the conformance
-//     suite every wootric.Deduplicator must pass, TestReplicas and
-//     TestFaults, which run replicas of a Handler on the store, and
-//     BenchmarkDeduplicator.
+// Sample gives fresh events, SampleEvent the documentation's as they are,
+// NewRequest and Deliver signed requests, and Outcomes a delivery for each
+// way one can end, to test metrics and alerts. The conformance suite of a
+// de-duplication store is package storetest.
 //
 // Its helpers return errors, or take a testing.TB and fail the test; none
 // panics on bad input.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wootric-go/wootric"
 	"github.com/wootric-go/wootric/wootrictest"
+	"github.com/wootric-go/wootric/wootrictest/storetest"
 )
 
 func TestSampleEventsDecodeAsSent(t *testing.T) {
@@ -166,7 +167,7 @@ func TestDeliverFailsTheTestOnBadInput(t *testing.T) {
 }
 
 func TestMemoryDeduplicatorKeepsTheContract(t *testing.T) {
-	wootrictest.TestDeduplicator(t, &wootric.MemoryDeduplicator{})
+	storetest.TestDeduplicator(t, &wootric.MemoryDeduplicator{})
 }
 
 // TestSampleIsFresh: two samples are two events, as Wootric sends them

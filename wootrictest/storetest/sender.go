@@ -1,4 +1,4 @@
-package wootrictest
+package storetest
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
 )
 
 // A ledger counts, for each event of a fleet test, the runs begun and the
@@ -43,7 +44,7 @@ func (s *fleetSender) send(i, copy int, body []byte) {
 		}
 		urls := s.urls()
 		req, _ := http.NewRequest(http.MethodPost, urls[(i+copy+attempt)%len(urls)], bytes.NewReader(body))
-		req.Header.Set(wootric.SignatureHeader, wootric.Sign(Secret, body))
+		req.Header.Set(wootric.SignatureHeader, wootric.Sign(wootrictest.Secret, body))
 		resp, err := s.client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
@@ -89,7 +90,7 @@ func fleetEvents(t *testing.T, account string, n, copies int) [][][]byte {
 	t.Helper()
 	all := make([][][]byte, n)
 	for i := range all {
-		e, err := SampleEvent(wootric.ResponseCreated, wootric.NPS)
+		e, err := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
 		if err != nil {
 			t.Fatal(err)
 		}

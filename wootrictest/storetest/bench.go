@@ -1,4 +1,4 @@
-package wootrictest
+package storetest
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
 )
 
 // BenchmarkDeduplicator measures deliveries through a Handler with Dedup
@@ -21,10 +22,10 @@ import (
 // from a benchmark of your own store:
 //
 //	func BenchmarkStore(b *testing.B) {
-//		wootrictest.BenchmarkDeduplicator(b, mystore.New(...))
+//		storetest.BenchmarkDeduplicator(b, mystore.New(...))
 //	}
 func BenchmarkDeduplicator(b *testing.B, d wootric.Deduplicator) {
-	h := wootric.NewHandler(Secret)
+	h := wootric.NewHandler(wootrictest.Secret)
 	if d != nil {
 		h.Dedup = d
 	}
@@ -33,7 +34,7 @@ func BenchmarkDeduplicator(b *testing.B, d wootric.Deduplicator) {
 
 	// deliveries returns n signed bodies of new events.
 	deliveries := func(b *testing.B, n int) (bodies [][]byte, sigs []string) {
-		e, err := SampleEvent(wootric.ResponseCreated, wootric.NPS)
+		e, err := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,7 +45,7 @@ func BenchmarkDeduplicator(b *testing.B, d wootric.Deduplicator) {
 			if bodies[i], err = wootric.Encode(e, wootric.JSON); err != nil {
 				b.Fatal(err)
 			}
-			sigs[i] = wootric.Sign(Secret, bodies[i])
+			sigs[i] = wootric.Sign(wootrictest.Secret, bodies[i])
 		}
 		// Each run of the benchmark function has keys of its own.
 		account += "x"

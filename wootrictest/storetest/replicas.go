@@ -1,4 +1,4 @@
-package wootrictest
+package storetest
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
 )
 
 // FleetLease is the DedupLease of the Handlers of [TestReplicas] and
@@ -92,7 +93,7 @@ func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 
 	var servers [3]*httptest.Server
 	for r := range servers {
-		h := wootric.NewHandler(Secret)
+		h := wootric.NewHandler(wootrictest.Secret)
 		h.Dedup, h.DedupLease = d, FleetLease
 		var handler http.Handler = h
 		switch r {

@@ -1,4 +1,4 @@
-package wootrictest
+package storetest
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wootric-go/wootric"
+	"github.com/wootric-go/wootric/wootrictest"
 )
 
 // TestFaults runs four Handlers that share d as replicas, and a sender that
@@ -121,7 +122,7 @@ func TestFaults(t *testing.T, d wootric.Deduplicator) {
 	logs := &unrecordedLog{events: excused}
 	urls := make([]string, 4)
 	for r := range urls {
-		h := wootric.NewHandler(Secret)
+		h := wootric.NewHandler(wootrictest.Secret)
 		h.Dedup, h.DedupLease, h.CallbackTimeout = store, FleetLease, FleetLease/5
 		h.Logger = slog.New(logs)
 		h.Observe = func(_ context.Context, rep wootric.Report) {

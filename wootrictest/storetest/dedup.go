@@ -1,4 +1,4 @@
-package wootrictest
+package storetest
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // test of your own store:
 //
 //	func TestStore(t *testing.T) {
-//		wootrictest.TestDeduplicator(t, mystore.New(...))
+//		storetest.TestDeduplicator(t, mystore.New(...))
 //	}
 //
 // It uses keys under a random prefix, so a store that other tests or
