@@ -81,7 +81,7 @@ func TestAccountHandler(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := wootric.NewAccountHandler(lookup)
 			var ran []string
-			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+			h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 				ran = append(ran, e.AccountToken)
 				return nil
 			})
@@ -236,7 +236,7 @@ func TestAccountHandlerLookupFailureIs503(t *testing.T) {
 // whatever it wraps, and sets no header of another answer.
 func TestHandlerCallbackErrorWrappingASentinel(t *testing.T) {
 	h := wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		return fmt.Errorf("proxy: %w", wootric.ErrMethodNotAllowed)
 	})
 	w := serve(t, h, readTestdata(t, "doc-response-created.json"))

@@ -220,7 +220,7 @@ func BenchmarkDelivery(b *testing.B) {
 		body := readTestdata(b, f.file)
 		b.Run(f.name+"/library", func(b *testing.B) {
 			h := wootric.NewHandler(testSecret)
-			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+			h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 				benchSink += int64(e.Response.Score)
 				return nil
 			})
@@ -228,7 +228,7 @@ func BenchmarkDelivery(b *testing.B) {
 		})
 		b.Run(f.name+"/accounts", func(b *testing.B) {
 			h := wootric.NewAccountHandler(benchAccounts(10000, "NPS-xxxxxxxx", testSecret))
-			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+			h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 				benchSink += int64(e.Response.Score)
 				return nil
 			})
@@ -269,7 +269,7 @@ func BenchmarkDeliveryAccountsSpread(b *testing.B) {
 		sigs[i] = wootric.Sign(secret, bodies[i])
 	}
 	h := wootric.NewAccountHandler(accounts)
-	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 		benchSink += int64(e.Response.Score)
 		return nil
 	})
@@ -379,12 +379,12 @@ func BenchmarkDeliverySize(b *testing.B) {
 			"&event_name=created&timestamp=2016-08-04+13%3A57%3A31+-0700&response[text]=" + url.QueryEscape(comment(n)))
 		b.Run(fmt.Sprintf("json/%dKiB", n>>10), func(b *testing.B) {
 			h := wootric.NewHandler(testSecret)
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 			benchServe(b, h, body, "application/json")
 		})
 		b.Run(fmt.Sprintf("form/%dKiB", n>>10), func(b *testing.B) {
 			h := wootric.NewHandler(testSecret)
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 			benchServe(b, h, form, "application/x-www-form-urlencoded")
 		})
 	}
@@ -397,7 +397,7 @@ func BenchmarkLoopback(b *testing.B) {
 	body := readTestdata(b, "doc-response-created.json")
 	sig := wootric.Sign(testSecret, body)
 	h := wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, handMaxBody+1))
 		w.WriteHeader(http.StatusOK)
@@ -463,7 +463,7 @@ func BenchmarkObserve(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			h := wootric.NewHandler(testSecret)
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 			c.set(h)
 			benchServe(b, h, body, "application/json")
 		})

@@ -100,7 +100,7 @@ func TestHandlerBehindTimeoutHandlerReportsItsAnswer(t *testing.T) {
 	release := make(chan struct{})
 	reports := make(chan wootric.Report, 1)
 	h := wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		<-release
 		return nil
 	})

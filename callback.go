@@ -20,24 +20,9 @@ import "context"
 // may keep them.
 type Callback func(ctx context.Context, e *Event) error
 
-// OnResponseCreated registers fn for [ResponseCreated] events.
-func (h *Handler) OnResponseCreated(fn Callback) {
-	h.On(ResponseCreated, fn)
-}
-
-// OnResponseUpdated registers fn for [ResponseUpdated] events.
-func (h *Handler) OnResponseUpdated(fn Callback) {
-	h.On(ResponseUpdated, fn)
-}
-
-// OnDeclineCreated registers fn for [DeclineCreated] events.
-func (h *Handler) OnDeclineCreated(fn Callback) {
-	h.On(DeclineCreated, fn)
-}
-
-// On registers fn for events of type t, which need not be one of the
-// package's constants: On("response.deleted", fn) is ready for an event
-// Wootric may add. Several callbacks may be registered for one type; they
+// On registers fn for events of type t: h.On(wootric.ResponseCreated, fn).
+// t need not be one of the package's constants: On("response.deleted",
+// fn) is ready for an event Wootric may add. Several callbacks may be registered for one type; they
 // run in the order registered. On panics if fn is nil.
 func (h *Handler) On(t EventType, fn Callback) {
 	if fn == nil {

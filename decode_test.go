@@ -288,7 +288,7 @@ func TestHandlerFormatIsTheBodys(t *testing.T) {
 			logs := &logRecords{}
 			h := wootric.NewHandler(testSecret)
 			h.Logger = slog.New(logs)
-			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error { got = e; return nil })
+			h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error { got = e; return nil })
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, delivery(t, body, testSecret, ct))
 			if w.Code != 200 || got == nil || got.Response.ID != 1128 || got.Response.Score != 7 || got.Response.Text != forged {

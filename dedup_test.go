@@ -165,7 +165,7 @@ func TestDedupCopyWhileRunningIsRetried(t *testing.T) {
 	h := wootric.NewHandler(testSecret)
 	h.Dedup = &wootric.MemoryDeduplicator{}
 	h.DedupLease = 90 * time.Second
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		if runs.Add(1) == 1 {
 			close(started)
 			return <-finish
@@ -198,7 +198,7 @@ func TestDedupLeaseEnds(t *testing.T) {
 		d := &wootric.MemoryDeduplicator{}
 		h := wootric.NewHandler(testSecret)
 		h.Dedup, h.DedupLease = d, time.Minute
-		h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
+		h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
 		body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
 		// Another replica claimed the event, and died.
 		if res, _, _ := d.Claim(context.Background(), decodedKey(t, body), 100*time.Millisecond); res != wootric.ClaimAcquired {
@@ -218,7 +218,7 @@ func TestDedupLeaseEnds(t *testing.T) {
 		d := &store{settled: make(chan error, 1)}
 		h := wootric.NewHandler(testSecret)
 		h.Dedup, h.DedupLease = d, 400*time.Millisecond
-		h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 			if runs.Add(1) > 1 {
 				return nil
 			}
@@ -241,7 +241,7 @@ func TestDedupLeaseEnds(t *testing.T) {
 		var runs atomic.Int32
 		h := wootric.NewHandler(testSecret)
 		h.Dedup = &wootric.MemoryDeduplicator{}
-		h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+		h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 			if runs.Add(1) == 1 {
 				panic(http.ErrAbortHandler)
 			}
@@ -379,7 +379,7 @@ func TestDedupStoreErrors(t *testing.T) {
 			var got error
 			h := wootric.NewHandler(testSecret)
 			h.Dedup = tc.store
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return tc.callback })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { runs.Add(1); return tc.callback })
 			keepErrors(h, &got)
 			code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code
 			if code != tc.status || runs.Load() != tc.runs {

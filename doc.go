@@ -12,7 +12,7 @@
 // registered for the event's type:
 //
 //	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
-//	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+//	h.On(ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 //		log.Printf("response %d scored %d", e.Response.ID, e.Response.Score)
 //		return nil
 //	})

@@ -56,11 +56,11 @@ func ExampleDecode() {
 func ExampleHandler() {
 	secret := "09dfb1b73af998743fb011f8bfda8912" // in production: os.Getenv("WOOTRIC_SECRET")
 	h := wootric.NewHandler(secret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		fmt.Printf("response %d scored %d\n", e.Response.ID, e.Response.Score)
 		return nil
 	})
-	h.OnDeclineCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.DeclineCreated, func(ctx context.Context, e *wootric.Event) error {
 		fmt.Printf("decline %d\n", e.Decline.ID)
 		return nil
 	})
@@ -123,7 +123,7 @@ func ExampleHandler_dedup() {
 	h := wootric.NewHandler("secret")
 	h.Dedup = &wootric.MemoryDeduplicator{}
 	runs := 0
-	h.OnDeclineCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.DeclineCreated, func(ctx context.Context, e *wootric.Event) error {
 		runs++
 		if runs == 1 {
 			return errors.New("CRM unreachable") // 500: the sender retries
@@ -155,7 +155,7 @@ func ExampleNewAccountHandler() {
 		"NPS-EU-5e6f7a8b": {"eu-old", "eu-new"},
 		"NPS-AU-9c0d1e2f": {"au-secret"},
 	})
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		fmt.Println("ran for", e.AccountToken)
 		return nil
 	})
@@ -242,7 +242,7 @@ func ExampleEvent_Lookup() {
 // tested with a signed sample delivery from package wootrictest.
 func Example() {
 	h := wootric.NewHandler(wootrictest.Secret) // in production: os.Getenv("WOOTRIC_SECRET")
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		fmt.Printf("%s: response %d scored %d (%s)\n", e.SurveyMode, e.Response.ID, e.Response.Score, e.NPSCategory())
 		return nil // an error here answers 500, and Wootric sends the event again
 	})

@@ -153,14 +153,14 @@ func TestHandlerAnswers(t *testing.T) {
 			http.StatusInternalServerError, 1},
 		{"zero Handler has no secret", func(rec *recorder) *wootric.Handler {
 			h := &wootric.Handler{}
-			h.OnResponseCreated(rec.callback(nil, false))
+			h.On(wootric.ResponseCreated, rec.callback(nil, false))
 			return h
 		},
 			func(t *testing.T) *http.Request { return delivery(t, jsonBody, testSecret, "") },
 			http.StatusInternalServerError, 0},
 		{"empty secret signs nothing", func(rec *recorder) *wootric.Handler {
 			h := wootric.NewHandler("")
-			h.OnResponseCreated(rec.callback(nil, false))
+			h.On(wootric.ResponseCreated, rec.callback(nil, false))
 			return h
 		},
 			func(t *testing.T) *http.Request { return delivery(t, jsonBody, "", "") },
@@ -213,7 +213,7 @@ func TestHandlerAnswers(t *testing.T) {
 func registered(err error, panics bool) func(rec *recorder) *wootric.Handler {
 	return func(rec *recorder) *wootric.Handler {
 		h := wootric.NewHandler("old-secret", testSecret)
-		h.OnResponseCreated(rec.callback(err, panics))
+		h.On(wootric.ResponseCreated, rec.callback(err, panics))
 		return h
 	}
 }
@@ -222,7 +222,7 @@ func limited(n int64) func(rec *recorder) *wootric.Handler {
 	return func(rec *recorder) *wootric.Handler {
 		h := wootric.NewHandler(testSecret)
 		h.MaxBodyBytes = n
-		h.OnResponseCreated(rec.callback(nil, false))
+		h.On(wootric.ResponseCreated, rec.callback(nil, false))
 		return h
 	}
 }
@@ -264,7 +264,7 @@ func TestHandlerCallbacksRunInOrderWithTheRequestContext(t *testing.T) {
 	var order []string
 	h := wootric.NewHandler(testSecret)
 	for _, name := range []string{"first", "second", "third"} {
-		h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 			if ctx.Value(ctxKey{}) != "request value" {
 				t.Errorf("%s callback: context is not the request's", name)
 			}
@@ -278,7 +278,7 @@ func TestHandlerCallbacksRunInOrderWithTheRequestContext(t *testing.T) {
 			return nil
 		})
 	}
-	h.OnResponseUpdated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseUpdated, func(context.Context, *wootric.Event) error {
 		order = append(order, "other type")
 		return nil
 	})
@@ -319,7 +319,7 @@ func TestHandlerOnNilCallbackPanics(t *testing.T) {
 func TestHandlerKeepsServingAfterAPanic(t *testing.T) {
 	var calls atomic.Int32
 	h := wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		if calls.Add(1) == 1 {
 			panic("first delivery panics")
 		}
@@ -351,7 +351,7 @@ func TestMiddlewareRewindsBodyAndCarriesTheEvent(t *testing.T) {
 			body := readTestdata(t, file)
 			h := wootric.NewHandler(testSecret)
 			var fromCallback *wootric.Event
-			h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+			h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 				fromCallback = e
 				return nil
 			})
@@ -412,7 +412,7 @@ func TestHandlerErrorHandlerGetsTheReason(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got error
 			h := wootric.NewHandler(testSecret)
-			h.OnDeclineCreated(func(context.Context, *wootric.Event) error { return failure })
+			h.On(wootric.DeclineCreated, func(context.Context, *wootric.Event) error { return failure })
 			keepErrors(h, &got)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, tc.req())
@@ -478,9 +478,9 @@ func TestHandlerConcurrentDeliveries(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	h.OnResponseCreated(count)
-	h.OnResponseUpdated(count)
-	h.OnDeclineCreated(count)
+	h.On(wootric.ResponseCreated, count)
+	h.On(wootric.ResponseUpdated, count)
+	h.On(wootric.DeclineCreated, count)
 
 	const workers, each = 8, 60
 	var wg sync.WaitGroup
@@ -563,7 +563,7 @@ func TestHandlerReplayWindow(t *testing.T) {
 			var got error
 			h := wootric.NewHandler(testSecret)
 			h.ReplayWindow = tc.window
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { ran.Add(1); return nil })
 			keepErrors(h, &got)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, eventAt(t, tc.ts))

@@ -69,7 +69,7 @@ func TestInboxStoresInsteadOfRunning(t *testing.T) {
 			if dedup {
 				h.Dedup = &wootric.MemoryDeduplicator{}
 			}
-			h.OnResponseCreated(rec.callback(nil, false))
+			h.On(wootric.ResponseCreated, rec.callback(nil, false))
 			var reps []wootric.Report
 			h.Observe = func(_ context.Context, rep wootric.Report) { reps = append(reps, rep) }
 
@@ -148,7 +148,7 @@ func TestProcess(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := wootric.NewHandler(testSecret)
 			h.CallbackTimeout = tc.timeout
-			h.OnResponseCreated(tc.callback)
+			h.On(wootric.ResponseCreated, tc.callback)
 			var rep wootric.Report
 			h.Observe = func(_ context.Context, r wootric.Report) { rep = r }
 			e, err := wootric.Decode(body)
@@ -187,7 +187,7 @@ func TestProcessDedup(t *testing.T) {
 					t.Fatalf("answered %d", w.Code)
 				}
 			}
-			h.OnResponseCreated(rec.callback(nil, false))
+			h.On(wootric.ResponseCreated, rec.callback(nil, false))
 			for i := range 2 {
 				e, _ := wootric.Decode(retried(t, body, i))
 				if err := h.Process(context.Background(), e); err != nil {
@@ -209,7 +209,7 @@ func TestProcessLogsWithoutARemoteAddress(t *testing.T) {
 	logs := &logRecords{}
 	h := wootric.NewHandler(testSecret)
 	h.Logger = slog.New(logs)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return errors.New("down") })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return errors.New("down") })
 	e, _ := wootric.Decode(readTestdata(t, "doc-response-created.json"))
 	_ = h.Process(context.Background(), e)
 	if _, ok := logs.records[0].attrs["remote_addr"]; len(logs.records) != 1 || ok {
@@ -237,7 +237,7 @@ func TestInboxRefusesMiddleware(t *testing.T) {
 func TestProcessHeedsItsContextsDeadline(t *testing.T) {
 	h := wootric.NewHandler(testSecret)
 	h.CallbackTimeout = -1 // none of its own
-	h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
+	h.On(wootric.ResponseCreated, func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
 	e, _ := wootric.Decode(readTestdata(t, "doc-response-created.json"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

@@ -82,7 +82,7 @@ func TestHandlerLogsEachRefusal(t *testing.T) {
 			h := wootric.NewHandler(secrets...)
 			h.Logger = slog.New(logs)
 			if tc.callback != nil {
-				h.OnResponseCreated(tc.callback)
+				h.On(wootric.ResponseCreated, tc.callback)
 			}
 			r := tc.req()
 			h.ServeHTTP(httptest.NewRecorder(), r)

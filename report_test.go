@@ -130,7 +130,7 @@ func (completeFails) Complete(context.Context, string, string, time.Duration) er
 // retry, whatever error the callback returned.
 func TestStatusCodeOfACallbackError(t *testing.T) {
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnDeclineCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.DeclineCreated, func(context.Context, *wootric.Event) error {
 		return wootric.ErrMalformedPayload // say, from decoding another body
 	})
 	e, _ := wootrictest.SampleEvent(wootric.DeclineCreated, wootric.NPS)

@@ -79,7 +79,7 @@ func TestRunTimeout(t *testing.T) {
 			var got error
 			h := wootric.NewHandler(testSecret)
 			h.CallbackTimeout = tc.timeout
-			h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error { return tc.callback(ctx) })
+			h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error { return tc.callback(ctx) })
 			keepErrors(h, &got)
 			code := answerWithin(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
 			if code != tc.status {
@@ -99,7 +99,7 @@ func TestRunAnswersBeforeAHungCallbackReturns(t *testing.T) {
 	hang := make(chan struct{})
 	h := wootric.NewHandler(testSecret)
 	h.CallbackTimeout = 50 * time.Millisecond
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { <-hang; return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { <-hang; return nil })
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.WriteTimeout = 5 * time.Second
 	srv.Start()
@@ -121,7 +121,7 @@ func TestRunContextKeepsTheContract(t *testing.T) {
 	h.CallbackTimeout = 50 * time.Millisecond
 	var problems []string
 	var kept context.Context
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		kept = ctx
 		if got, _ := wootric.EventFromContext(ctx); got != e {
 			problems = append(problems, "EventFromContext is not the event")
@@ -160,7 +160,7 @@ func TestRunContextKeepsTheContract(t *testing.T) {
 	// A run that returned in time has its context ended too, as a
 	// context's cancel ends it, so that work it started stops.
 	h = wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error { kept = ctx; return nil })
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error { kept = ctx; return nil })
 	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
 	<-kept.Done()
 	if !errors.Is(kept.Err(), context.Canceled) {
@@ -183,7 +183,7 @@ func TestRunDeadlineIsTheLeaseCountedFromBeforeClaim(t *testing.T) {
 	h.Dedup, h.DedupLease, h.CallbackTimeout = d, lease, -1
 	var deadline time.Time
 	var claim wootric.Claim
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		deadline, _ = ctx.Deadline()
 		claim, _ = wootric.ClaimFromContext(ctx)
 		return nil
@@ -210,7 +210,7 @@ func TestRunClaimWithItsLeaseSpentIsGivenBack(t *testing.T) {
 	d := &store{beforeClaim: func() { time.Sleep(2 * lease) }}
 	h := wootric.NewHandler(testSecret)
 	h.Dedup, h.DedupLease = d, lease
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
 	keepErrors(h, &got)
 	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
 	if code := serve(t, h, body).Code; code != 503 || runs.Load() != 0 || !errors.Is(got, wootric.ErrInProgress) {
@@ -243,7 +243,7 @@ func TestRunLateSuccessIsRecorded(t *testing.T) {
 			d := &store{settled: make(chan error, 4)}
 			h := wootric.NewHandler(testSecret)
 			h.Dedup, h.CallbackTimeout, h.Logger = d, 20*time.Millisecond, slog.New(logs)
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 				if runs.Add(1) == 1 {
 					<-hang // ignores its context
 					return tc.late
@@ -292,7 +292,7 @@ func TestRunCompleteIsTriedAgain(t *testing.T) {
 			var runs atomic.Int32
 			h := wootric.NewHandler(testSecret)
 			h.Dedup, h.Logger = tc.store, slog.New(logs)
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
 			body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
 			if code := serve(t, h, body).Code; code != 200 || tc.store.completes.Load() != tc.completes {
 				t.Errorf("answer %d with %d Completes, want 200 and %d", code, tc.store.completes.Load(), tc.completes)
@@ -411,7 +411,7 @@ func TestRunAbortCutsTheConnection(t *testing.T) {
 	var runs atomic.Int32
 	h := wootric.NewHandler(testSecret)
 	h.Dedup = &wootric.MemoryDeduplicator{}
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		if runs.Add(1) == 1 {
 			panic(http.ErrAbortHandler)
 		}
@@ -439,7 +439,7 @@ func TestRunErrorHandlerPanicAtTheDeadline(t *testing.T) {
 	d := &store{settled: make(chan error, 1)}
 	h := wootric.NewHandler(testSecret)
 	h.Dedup, h.CallbackTimeout = d, 20*time.Millisecond
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { <-hang; return errors.New("crm down") })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { <-hang; return errors.New("crm down") })
 	h.ErrorHandler = func(http.ResponseWriter, *http.Request, error) { panic("ErrorHandler bug") }
 	func() {
 		defer func() {
@@ -474,7 +474,7 @@ func TestRunGoexitFailsTheRun(t *testing.T) {
 	var got error
 	h := wootric.NewHandler(testSecret)
 	h.Dedup = &wootric.MemoryDeduplicator{}
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { runtime.Goexit(); return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { runtime.Goexit(); return nil })
 	keepErrors(h, &got)
 	if code := answerWithin(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)); code != 500 || !errors.Is(got, wootric.ErrCallback) {
 		t.Errorf("answer %d (%v), want 500 and ErrCallback", code, got)
@@ -487,7 +487,7 @@ func TestRunGoexitFailsTheRun(t *testing.T) {
 func TestRunContextHidesTheRequestsCancellation(t *testing.T) {
 	var cause, derived error
 	h := wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, _ *wootric.Event) error {
 		cause = context.Cause(ctx)
 		d, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -552,12 +552,12 @@ func TestRunKeepsPartOfTheLeaseToComplete(t *testing.T) {
 	body := encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)
 	b := wootric.NewHandler(testSecret) // another replica
 	b.Dedup, b.DedupLease = mem, lease
-	b.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error { return heed(ctx) })
+	b.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error { return heed(ctx) })
 	bCode := 0
 	a := wootric.NewHandler(testSecret)
 	a.Dedup = &flakyComplete{Deduplicator: mem, fails: 2, beforeLast: func() { bCode = serve(t, b, body).Code }}
 	a.DedupLease, a.CallbackTimeout = lease, -1
-	a.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	a.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		dl, _ := ctx.Deadline()
 		select {
 		case <-time.After(time.Until(dl) - 100*time.Millisecond): // ends 100ms inside its deadline
@@ -584,7 +584,7 @@ func TestRunEventChangedAfterTheDeadline(t *testing.T) {
 	h := wootric.NewHandler(testSecret)
 	h.CallbackTimeout = 20 * time.Millisecond
 	h.Observe = func(_ context.Context, r wootric.Report) { rep = r }
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		<-ctx.Done()
 		e.Response.ID++
 		e.Type = "changed"
@@ -632,7 +632,7 @@ func TestRunLateOutcomesAreLogged(t *testing.T) {
 			hang := make(chan struct{})
 			h := wootric.NewHandler(testSecret)
 			h.Dedup, h.CallbackTimeout, h.Logger = tc.store, 20*time.Millisecond, slog.New(chanLog(records))
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { <-hang; return tc.late() })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { <-hang; return tc.late() })
 			if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 {
 				t.Fatalf("answer %d, want 503", code)
 			}
@@ -672,7 +672,7 @@ func TestRunContextEndsWithoutADeadline(t *testing.T) {
 	var kept context.Context
 	h := wootric.NewHandler(testSecret)
 	h.CallbackTimeout = -1
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		if _, ok := ctx.Deadline(); ok || ctx.Err() != nil {
 			t.Errorf("context without a deadline: Deadline ok %v, Err %v", ok, ctx.Err())
 		}
@@ -692,9 +692,9 @@ func TestRunContextEndsWithoutADeadline(t *testing.T) {
 func TestRunCallbacksAreThoseRegisteredWhenVerified(t *testing.T) {
 	var late atomic.Int32
 	h := wootric.NewHandler(testSecret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 	h.Dedup = &store{beforeClaim: func() {
-		h.OnResponseCreated(func(context.Context, *wootric.Event) error { late.Add(1); return nil })
+		h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { late.Add(1); return nil })
 	}}
 	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
 	if late.Load() != 0 {
@@ -711,7 +711,7 @@ func TestRunDeadlinePassedBeforeItBegins(t *testing.T) {
 	d := &store{beforeClaim: func() { time.Sleep(2 * timeout) }}
 	h := wootric.NewHandler(testSecret)
 	h.Dedup, h.CallbackTimeout = d, timeout
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { runs.Add(1); return nil })
 	keepErrors(h, &got)
 	if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 || runs.Load() != 0 || d.releases.Load() != 1 {
 		t.Errorf("answer %d with %d runs and %d releases (%v), want 503, none, and the claim released", code, runs.Load(), d.releases.Load(), got)
@@ -725,7 +725,7 @@ func TestRunClaimWithItsLeaseSpentIsLoggedAsAWarning(t *testing.T) {
 	logs := &logRecords{}
 	h := wootric.NewHandler(testSecret)
 	h.Dedup, h.DedupLease, h.Logger = &store{beforeClaim: func() { time.Sleep(2 * lease) }}, lease, slog.New(logs)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 	serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON))
 	if !logs.has(slog.LevelWarn, "lease had passed") {
 		t.Errorf("records %+v, want a Warn saying the lease had passed", logs.records)
@@ -751,7 +751,7 @@ func TestRunPanicNilFailsTheRun(t *testing.T) {
 	var runs atomic.Int32
 	h := wootric.NewHandler(testSecret)
 	h.Dedup = &wootric.MemoryDeduplicator{}
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		if runs.Add(1) == 1 {
 			panic(nil)
 		}
@@ -771,7 +771,7 @@ func TestRunLateFailureWhoseReleaseFailsIsLogged(t *testing.T) {
 	h := wootric.NewHandler(testSecret)
 	h.Dedup, h.CallbackTimeout = &store{releaseErr: errors.New("redis: connection refused")}, 20*time.Millisecond
 	h.Logger = slog.New(chanLog(records))
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { <-hang; return errors.New("crm down") })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { <-hang; return errors.New("crm down") })
 	if code := serve(t, h, encode(t, sample(t, wootric.ResponseCreated), wootric.JSON)).Code; code != 503 {
 		t.Fatalf("answer %d, want 503", code)
 	}

@@ -48,7 +48,7 @@ func BenchmarkObserver(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			h := wootric.NewHandler(wootrictest.Secret)
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 			c.set(h)
 			r := httptest.NewRequest(http.MethodPost, "/wootric", nil)
 			r.Header.Set(wootric.SignatureHeader, wootric.Sign(wootrictest.Secret, body))

@@ -224,7 +224,7 @@ func TestBeginNestsTheCallbacksSpans(t *testing.T) {
 	o, _, spans, tp := setup(t)
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Begin, h.Observe = o.Begin, o.Observe
-	h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, _ *wootric.Event) error {
 		_, span := tp.Tracer("crm").Start(ctx, "crm.save")
 		span.End()
 		return nil

@@ -29,7 +29,7 @@ func Example() {
 	}
 	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
 	h.Dedup = d
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		log.Printf("response %d scored %d", e.Response.ID, e.Response.Score)
 		return nil // runs once per event, whichever replica gets it
 	})
@@ -61,7 +61,7 @@ func ExampleDeduplicator_CompleteTx() {
 
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = d
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		// BeginFunc commits if the function returns nil, and rolls back
 		// otherwise: if CompleteTx fails, nothing is written.
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

@@ -558,7 +558,7 @@ func newHandler(d *pgdedup.Deduplicator, fn wootric.Callback) func(*testing.T, *
 	h.Dedup = d
 	var rep wootric.Report
 	h.Observe = func(_ context.Context, r wootric.Report) { rep = r }
-	h.OnResponseCreated(fn)
+	h.On(wootric.ResponseCreated, fn)
 	return func(t *testing.T, e *wootric.Event) wootric.Report {
 		t.Helper()
 		r, err := wootrictest.NewRequest("/", wootrictest.Secret, e, wootric.JSON)

@@ -16,7 +16,7 @@ func Example() {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv("REDIS_ADDR")})
 	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
 	h.Dedup = redisdedup.New(rdb)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		log.Printf("response %d scored %d", e.Response.ID, e.Response.Score)
 		return nil // runs once per event, whichever replica gets it
 	})

@@ -61,7 +61,7 @@ func TestDeliveryRoundTrips(t *testing.T) {
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = redisdedup.NewTestDedup(c)
 	started, release := make(chan struct{}), make(chan struct{})
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		if e.Response.Score == 0 {
 			close(started)
 			<-release

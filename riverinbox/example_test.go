@@ -24,7 +24,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		if e.Response.Score < 0 {
 			return fmt.Errorf("%w: score %d", wootric.ErrPermanent, e.Response.Score) // a dead letter at once
 		}

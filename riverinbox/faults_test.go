@@ -101,7 +101,7 @@ func TestInboxLosesNothingUnderFaults(t *testing.T) {
 		pool := connect(t, url)
 		h := wootric.NewHandler(wootrictest.Secret)
 		h.CallbackTimeout = 5 * time.Second
-		h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+		h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 			id := e.Response.ID
 			mu.Lock()
 			attempts[id]++

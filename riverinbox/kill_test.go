@@ -83,7 +83,7 @@ func TestInboxWorkerKilledMidRun(t *testing.T) {
 	got := newRuns()
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.CallbackTimeout = time.Second
-	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error { got.add(e.Response.ID); return nil })
+	h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error { got.add(e.Response.ID); return nil })
 	start(t, pool, schema, h, riverinbox.Config{Workers: 1, RescueAfter: 2 * time.Second})
 	if ids := got.wait(t, 1); ids[0] != 31 {
 		t.Errorf("ran %v, want event 31", ids)
@@ -100,7 +100,7 @@ func hangingWorker(t *testing.T, schema string) {
 	}
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.CallbackTimeout = -1
-	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 		os.Stdout.WriteString("worker running event " + strconv.FormatInt(e.Response.ID, 10) + "\n")
 		select {}
 	})

@@ -97,7 +97,7 @@ func TestInboxAcknowledgementLatency(t *testing.T) {
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		h := wootric.NewHandler(wootrictest.Secret)
 		h.Logger = logger
-		h.OnResponseCreated(slow)
+		h.On(wootric.ResponseCreated, slow)
 		in, err := riverinbox.New(pool, h, riverinbox.Config{Workers: ackWorkers, Schema: schema, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
@@ -130,7 +130,7 @@ func TestInboxAcknowledgementLatency(t *testing.T) {
 		h := wootric.NewHandler(wootrictest.Secret)
 		var logs lockedBuffer
 		h.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		h.OnResponseCreated(slow)
+		h.On(wootric.ResponseCreated, slow)
 		srv := httptest.NewServer(h)
 		defer srv.Close()
 		res := load(t, srv.URL, ackBaseline, 2_000_000)

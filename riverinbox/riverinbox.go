@@ -8,7 +8,7 @@
 //
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
-//	h.OnResponseCreated(saveToCRM)
+//	h.On(wootric.ResponseCreated, saveToCRM)
 //	inbox, err := riverinbox.New(pool, h, riverinbox.Config{Workers: 10})
 //	if err != nil { ... }
 //	if err := inbox.Start(ctx); err != nil { ... } // the workers

@@ -176,7 +176,7 @@ func TestInboxStoresThenRuns(t *testing.T) {
 	got := newRuns()
 	h := wootric.NewHandler(wootrictest.Secret)
 	var bodies [][]byte
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		bodies = append(bodies, e.Raw)
 		got.add(e.Response.ID)
 		return nil
@@ -215,7 +215,7 @@ func TestInboxRetriesAndSetsAside(t *testing.T) {
 	attempts := map[int64]int{}
 	fixed := false
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		mu.Lock()
 		attempts[e.Response.ID]++
 		n, ok := attempts[e.Response.ID], fixed
@@ -344,7 +344,7 @@ func TestCompleteTx(t *testing.T) {
 	}
 	got := newRuns()
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.answers VALUES ($1)`, e.Response.ID); err != nil {
 				return err
@@ -395,7 +395,7 @@ func TestWorkerKeepsTheJobOfAHandlerWithoutItsInbox(t *testing.T) {
 	}
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = receiver.Dedup
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { t.Error("ran"); return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { t.Error("ran"); return nil })
 	in, err := riverinbox.New(pool, h, riverinbox.Config{Workers: 1, Schema: schema, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -39,7 +39,7 @@ func TestCompleteTxAfterTakenBack(t *testing.T) {
 	lateDone := make(chan error, 1)
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.CallbackTimeout = 300 * time.Millisecond
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		n := attempt.Add(1)
 		write := func(ctx context.Context) error {
 			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -134,7 +134,7 @@ func TestCompleteTxConcurrentAttempts(t *testing.T) {
 	lateDone := make(chan error, 1)
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.CallbackTimeout = 300 * time.Millisecond
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		n := attempt.Add(1)
 		if n == 1 {
 			ctx = context.WithoutCancel(ctx)
@@ -182,7 +182,7 @@ func TestCopyOfDeadLetter(t *testing.T) {
 	var fixed atomic.Bool
 	var runs atomic.Int32
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		runs.Add(1)
 		if !fixed.Load() {
 			return fmt.Errorf("%w: no such customer", wootric.ErrPermanent)
@@ -238,7 +238,7 @@ func TestRetryACompletedJob(t *testing.T) {
 	pool, schema := database(t)
 	got := newRuns()
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error { got.add(e.Response.ID); return nil })
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error { got.add(e.Response.ID); return nil })
 	in := start(t, pool, schema, h, riverinbox.Config{Workers: 1})
 	_, req := sample(t, 41)
 	if code := serve(h, req()); code != http.StatusOK {

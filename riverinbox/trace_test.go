@@ -33,7 +33,7 @@ func TestTracesCrossTheInbox(t *testing.T) {
 	got := newRuns()
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Begin, h.Observe = o.Begin, o.Observe
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		_, span := tp.Tracer("crm").Start(ctx, "crm.save")
 		span.End()
 		got.add(e.Response.ID)

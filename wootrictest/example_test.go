@@ -13,7 +13,7 @@ import (
 // a recorder, ServeHTTP, the answer.
 func Example() {
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(ctx context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 		fmt.Println("score", e.Response.Score, "from", e.SurveyMode)
 		return nil
 	})

@@ -58,7 +58,7 @@ func Outcomes() []OutcomeCase {
 		}
 	}
 	ok := func(h *wootric.Handler) {
-		h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+		h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 	}
 	withStore := func(claim func(d wootric.Deduplicator, key string)) func(h *wootric.Handler) {
 		return func(h *wootric.Handler) {
@@ -132,12 +132,12 @@ func Outcomes() []OutcomeCase {
 		{Name: "failed: store", Handler: signed(func(h *wootric.Handler) { ok(h); h.Dedup = failingStore{} }), Request: req(e),
 			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonStore, Status: 500, EventType: e.Type, LastStage: wootric.StageDedup},
 		{Name: "failed: callback", Handler: signed(func(h *wootric.Handler) {
-			h.OnResponseCreated(func(context.Context, *wootric.Event) error { return errors.New("downstream unavailable") })
+			h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return errors.New("downstream unavailable") })
 		}), Request: req(e),
 			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonCallback, Status: 500, EventType: e.Type, LastStage: wootric.StageRun},
 		{Name: "failed: timeout", Handler: signed(func(h *wootric.Handler) {
 			h.CallbackTimeout = 20 * time.Millisecond
-			h.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
+			h.On(wootric.ResponseCreated, func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
 		}), Request: req(e),
 			Outcome: wootric.OutcomeFailed, Reason: wootric.ReasonTimeout, Status: 503, EventType: e.Type, LastStage: wootric.StageRun},
 	}

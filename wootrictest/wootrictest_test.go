@@ -107,7 +107,7 @@ func TestNewRequestReturnsErrorsInsteadOfPanicking(t *testing.T) {
 func TestDeliverToARoute(t *testing.T) {
 	var got *wootric.Event
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnDeclineCreated(func(_ context.Context, e *wootric.Event) error { got = e; return nil })
+	h.On(wootric.DeclineCreated, func(_ context.Context, e *wootric.Event) error { got = e; return nil })
 	mux := http.NewServeMux()
 	mux.Handle("POST /hooks/wootric", h)
 	e := wootrictest.Sample(t, wootric.DeclineCreated, wootric.CES)
@@ -177,7 +177,7 @@ func TestSampleIsFresh(t *testing.T) {
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.ReplayWindow = 5 * time.Minute
 	h.Dedup = &wootric.MemoryDeduplicator{}
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { ran++; return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { ran++; return nil })
 	a := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
 	b := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)
 	if a.Response.ID == b.Response.ID || time.Since(a.Timestamp) > time.Minute || a.Response.CreatedAt.After(a.Timestamp) {

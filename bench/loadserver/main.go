@@ -34,7 +34,7 @@ func main() {
 	}
 
 	h := wootric.NewHandler(*secret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 
 	key := []byte(*secret)
 	readAndHMAC := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -144,9 +144,9 @@ func receiver(t *testing.T, secret string) (url string, runs func() []int64) {
 		ids = append(ids, n)
 		return nil
 	}
-	h.OnResponseCreated(count)
-	h.OnResponseUpdated(count)
-	h.OnDeclineCreated(count)
+	h.On(wootric.ResponseCreated, count)
+	h.On(wootric.ResponseUpdated, count)
+	h.On(wootric.DeclineCreated, count)
 	mux := http.NewServeMux()
 	mux.Handle("POST /wootric", h)
 	srv := httptest.NewServer(mux)
@@ -214,7 +214,7 @@ func TestSendForAnAccount(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	h := wootric.NewAccountHandler(wootric.AccountSecrets{"NPS-1a2b3c4d": {"us"}, "NPS-EU-5e6f7a8b": {"eu"}})
-	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, e.AccountToken)

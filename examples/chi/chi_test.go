@@ -13,7 +13,7 @@ import (
 func TestChiRouterReceivesDeliveries(t *testing.T) {
 	var got []int64
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error { got = append(got, e.Response.ID); return nil })
+	h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error { got = append(got, e.Response.ID); return nil })
 	router := chi.NewRouter(h)
 
 	e := wootrictest.Sample(t, wootric.ResponseCreated, wootric.NPS)

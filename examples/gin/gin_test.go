@@ -16,7 +16,7 @@ func TestGinEngineReceivesDeliveries(t *testing.T) {
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = &wootric.MemoryDeduplicator{}
 	fail := true
-	h.OnDeclineCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.DeclineCreated, func(context.Context, *wootric.Event) error {
 		runs++
 		if fail {
 			fail = false

@@ -13,7 +13,7 @@
 //
 //	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
 //	h.Dedup = redisdedup.New(rdb)
-//	h.OnResponseCreated(save)
+//	h.On(wootric.ResponseCreated, save)
 //	func main() { lambda.Start(wlambda.FunctionURL(h)) }
 package lambda
 

@@ -24,7 +24,7 @@ func TestLambdaHandlers(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString(body)
 	var stored int
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(_ context.Context, e *wootric.Event) error { stored++; return nil })
+	h.On(wootric.ResponseCreated, func(_ context.Context, e *wootric.Event) error { stored++; return nil })
 	gateway := wlambda.APIGateway(h)
 	url := wlambda.FunctionURL(h)
 
@@ -83,7 +83,7 @@ func TestLambdaDedupAndDeadline(t *testing.T) {
 	release := make(chan struct{})
 	h := wootric.NewHandler(wootrictest.Secret)
 	h.Dedup = &wootric.MemoryDeduplicator{}
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		runs.Add(1)
 		<-release
 		return nil
@@ -113,7 +113,7 @@ func TestLambdaDedupAndDeadline(t *testing.T) {
 
 	slow := wootric.NewHandler(wootrictest.Secret)
 	slow.CallbackTimeout = 10 * time.Millisecond
-	slow.OnResponseCreated(func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
+	slow.On(wootric.ResponseCreated, func(ctx context.Context, _ *wootric.Event) error { <-ctx.Done(); return ctx.Err() })
 	req := events.LambdaFunctionURLRequest{Body: string(body), Headers: map[string]string{"X-Wootric-Signature": wootric.Sign(wootrictest.Secret, body)}}
 	req.RequestContext.HTTP.Method = "POST"
 	if res, _ := wlambda.FunctionURL(slow)(context.Background(), req); res.StatusCode != http.StatusServiceUnavailable {

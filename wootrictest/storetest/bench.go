@@ -29,7 +29,7 @@ func BenchmarkDeduplicator(b *testing.B, d wootric.Deduplicator) {
 	if d != nil {
 		h.Dedup = d
 	}
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error { return nil })
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error { return nil })
 	account := "NPS-bench-" + randomHex(6)
 
 	// deliveries returns n signed bodies of new events.

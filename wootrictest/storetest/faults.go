@@ -134,7 +134,7 @@ func TestFaults(t *testing.T, d wootric.Deduplicator) {
 		if r == 1 {
 			handler = h.Middleware(next)
 		} else {
-			h.OnResponseCreated(callback)
+			h.On(wootric.ResponseCreated, callback)
 		}
 		srv := httptest.NewServer(handler)
 		t.Cleanup(srv.Close)

@@ -110,9 +110,9 @@ func TestReplicas(t *testing.T, d wootric.Deduplicator) {
 				}
 			}))
 		case 2:
-			h.OnResponseCreated(dying)
+			h.On(wootric.ResponseCreated, dying)
 		default:
-			h.OnResponseCreated(callback)
+			h.On(wootric.ResponseCreated, callback)
 		}
 		servers[r] = httptest.NewServer(handler)
 		t.Cleanup(servers[r].Close)

@@ -92,7 +92,7 @@ func TestMigrateListRetry(t *testing.T) {
 
 	var fixed, ran atomic.Bool
 	h := wootric.NewHandler(wootrictest.Secret)
-	h.OnResponseCreated(func(context.Context, *wootric.Event) error {
+	h.On(wootric.ResponseCreated, func(context.Context, *wootric.Event) error {
 		if !fixed.Load() {
 			return fmt.Errorf("%w: no customer for jane@example.com\x1b[31m", wootric.ErrPermanent)
 		}
