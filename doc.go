@@ -12,7 +12,7 @@
 // registered for the event's type:
 //
 //	h := wootric.NewHandler(os.Getenv("WOOTRIC_SECRET"))
-//	h.On(ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
+//	h.On(wootric.ResponseCreated, func(ctx context.Context, e *wootric.Event) error {
 //		log.Printf("response %d scored %d", e.Response.ID, e.Response.Score)
 //		return nil
 //	})
@@ -33,8 +33,21 @@
 // [MemoryDeduplicator], or the Redis and PostgreSQL ones in modules
 // redisdedup and pgdedup), log why each delivery was refused (Logger), and
 // report how every request ended and what each stage cost (Observe, which
-// module otelwootric turns into OpenTelemetry metrics and spans).
-// Whatever it is configured with, a 2xx answer means the event has run.
+// module otelwootric turns into OpenTelemetry metrics and spans). Without
+// an Inbox, a 2xx answer means the event has run; with one (module
+// riverinbox), that it is stored, for workers to run with Process.
+//
+// # Where to look
+//
+//   - Receiving: [NewHandler], [NewAccountHandler] with [Accounts],
+//     [Handler], [Handler.On], [Handler.Middleware], [Handler.Parse],
+//     [Handler.Process], [Event], [EventFromContext].
+//   - Alone, without a Handler: [Verify], [Sign], [Decode], [Encode],
+//     [ParseBody], [FormatOf], [DedupKey].
+//   - Writing a store: [Deduplicator], [Claim], [ClaimFromContext]; its
+//     conformance suite is package wootrictest/storetest.
+//   - Writing an inbox: [Inbox], [Delivery], [Handler.Process].
+//   - Observing: [Report], [Outcome], [Reason], [Stage], [StatusCode].
 //
 // Every error the package returns wraps one of the sentinel errors ([ErrMissingSignature],
 // [ErrInvalidSignature], [ErrMalformedPayload], ...), so callers test them with
