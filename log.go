@@ -11,14 +11,32 @@ import (
 // observe reports how a delivery ended with err: a record to the Logger
 // and a Report to the Observe hook, both from one Report.
 func (h *Handler) observe(r *http.Request, d *delivery, err error) {
-	if h.Logger == nil && h.Observe == nil {
+	ctx := r.Context()
+	fn, _ := ctx.Value(observeKey{}).(func(Report))
+	if h.Logger == nil && h.Observe == nil && fn == nil {
 		return
 	}
 	rep := h.report(d, err)
 	h.log(r, &rep)
 	if h.Observe != nil {
-		h.Observe(r.Context(), rep)
+		h.Observe(ctx, rep)
 	}
+	if fn != nil {
+		fn(rep)
+	}
+}
+
+type observeKey struct{}
+
+// WithObserver returns ctx carrying fn, which a Handler calls with the
+// Report of a request made with that context, or of a call of Process
+// given it, as it calls its Observe hook: an observer for one request,
+// where the Handler's own fields cannot be reached, as
+// net/http/httptrace's are for one client request. wootrictest.Deliver
+// uses it to say why a delivery was refused. fn runs on the request's
+// goroutine, before ServeHTTP returns.
+func WithObserver(ctx context.Context, fn func(Report)) context.Context {
+	return context.WithValue(ctx, observeKey{}, fn)
 }
 
 // log writes the Logger's record of a delivery.

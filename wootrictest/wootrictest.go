@@ -69,7 +69,10 @@ func NewRequest(target, secret string, e *wootric.Event, format wootric.Format) 
 // Deliver sends e, encoded in format and signed with secret, to h as a
 // POST to target (a path such as "/wootric", which h's routes must serve)
 // and returns what h answered. It fails the test if e cannot be encoded or
-// target is not a valid request target.
+// target is not a valid request target. When a wootric.Handler behind h
+// refuses the delivery or fails it, Deliver logs why (the Report's error,
+// through wootric.WithObserver), so that a test that then fails says it:
+// the answer's body is only the status text.
 func Deliver(tb testing.TB, h http.Handler, target, secret string, e *wootric.Event, format wootric.Format) *httptest.ResponseRecorder {
 	tb.Helper()
 	r, err := NewRequest(target, secret, e, format)
@@ -77,8 +80,13 @@ func Deliver(tb testing.TB, h http.Handler, target, secret string, e *wootric.Ev
 		tb.Fatalf("wootrictest.Deliver: %v", err)
 		return nil
 	}
+	var why error
+	r = r.WithContext(wootric.WithObserver(r.Context(), func(rep wootric.Report) { why = rep.Err }))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
+	if why != nil {
+		tb.Logf("wootrictest.Deliver: %s answered %d: %v", target, w.Code, why)
+	}
 	return w
 }
 

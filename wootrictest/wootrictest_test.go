@@ -3,9 +3,11 @@ package wootrictest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,3 +194,26 @@ func TestSampleIsFresh(t *testing.T) {
 		t.Errorf("ran %d events, want 2", ran)
 	}
 }
+
+// TestDeliverSaysWhy: a refused delivery's reason is in the test's log,
+// where the answer's body says only "Bad Request".
+func TestDeliverSaysWhy(t *testing.T) {
+	h := wootric.NewHandler(wootrictest.Secret)
+	h.ReplayWindow = time.Minute
+	mux := http.NewServeMux()
+	mux.Handle("POST /wootric", h)
+	e, _ := wootrictest.SampleEvent(wootric.ResponseCreated, wootric.NPS) // 2016
+	rec := &logTB{TB: t}
+	w := wootrictest.Deliver(rec, mux, "/wootric", wootrictest.Secret, e, wootric.JSON)
+	if w.Code != http.StatusBadRequest || !strings.Contains(rec.logged, "outside the replay window") {
+		t.Errorf("answered %d, logged %q; want 400 and the reason", w.Code, rec.logged)
+	}
+}
+
+// logTB keeps what a helper logs.
+type logTB struct {
+	testing.TB
+	logged string
+}
+
+func (l *logTB) Logf(format string, args ...any) { l.logged += fmt.Sprintf(format, args...) + "\n" }
