@@ -28,8 +28,9 @@ func Example() {
 	// 200
 }
 
-// Every sample, in both formats, against a receiver.
-func ExampleSampleEvents() {
+// Every sample, each type in each mode, in both formats, against a
+// receiver.
+func ExampleEventTypes() {
 	h := wootric.NewHandler(wootrictest.Secret)
 	var seen []string
 	for _, t := range wootrictest.EventTypes() {
@@ -38,7 +39,14 @@ func ExampleSampleEvents() {
 			return nil
 		})
 	}
-	for _, e := range wootrictest.SampleEvents() {
+	var events []*wootric.Event
+	for _, t := range wootrictest.EventTypes() {
+		for _, m := range wootrictest.SurveyModes() {
+			e, _ := wootrictest.SampleEvent(t, m)
+			events = append(events, e)
+		}
+	}
+	for _, e := range events {
 		for _, f := range []wootric.Format{wootric.JSON, wootric.Form} {
 			r, err := wootrictest.NewRequest("/wootric", wootrictest.Secret, e, f)
 			if err != nil {

@@ -132,16 +132,3 @@ func EventTypes() []wootric.EventType { return sample.Types() }
 // SurveyModes returns the survey modes SampleEvent has samples in, in a
 // new slice on each call.
 func SurveyModes() []wootric.SurveyMode { return sample.Modes() }
-
-// SampleEvents returns new copies of every sample: each of EventTypes in
-// each of SurveyModes.
-func SampleEvents() []*wootric.Event {
-	var events []*wootric.Event
-	for _, t := range EventTypes() {
-		for _, mode := range SurveyModes() {
-			e, _ := SampleEvent(t, mode) // every pair has a sample
-			events = append(events, e)
-		}
-	}
-	return events
-}

@@ -16,11 +16,16 @@ import (
 	"github.com/wootric-go/wootric/wootrictest/storetest"
 )
 
-func TestSampleEventsDecodeAsSent(t *testing.T) {
+func TestSamplesDecodeAsSent(t *testing.T) {
 	ranges := map[wootric.SurveyMode][2]int{wootric.NPS: {0, 10}, wootric.CES: {1, 7}, wootric.CSAT: {1, 5}}
-	events := wootrictest.SampleEvents()
+	var events []*wootric.Event
+	for _, typ := range wootrictest.EventTypes() {
+		for _, m := range wootrictest.SurveyModes() {
+			events = append(events, wootrictest.Sample(t, typ, m))
+		}
+	}
 	if len(events) != 9 {
-		t.Fatalf("SampleEvents() has %d events, want 3 types in 3 modes", len(events))
+		t.Fatalf("%d samples, want 3 types in 3 modes", len(events))
 	}
 	for _, e := range events {
 		for _, f := range []wootric.Format{wootric.JSON, wootric.Form} {
