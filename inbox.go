@@ -64,9 +64,11 @@ func (h *Handler) store(r *http.Request, d *delivery) error {
 			return err
 		}
 	}
-	key := dedupKey(d.event, d.stamp)
+	var key string
 	if d.claim != nil {
 		key = d.claim.Key
+	} else {
+		key = dedupKey(d.event, d.stamp)
 	}
 	// As a run's, Put's context does not end when the sender hangs up: a
 	// delivery stored all the same is recorded, and its retry is a copy.
