@@ -228,24 +228,18 @@ func (in *Inbox) Put(ctx context.Context, d *wootric.Delivery) error {
 	// runs again only when an operator says so.
 	opts := &river.InsertOpts{Queue: in.queue, MaxAttempts: in.maxAttempts,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: rivertype.JobStates()}}
+	var err error
 	if _, claimed := wootric.ClaimFromContext(ctx); in.dedup == nil || !claimed {
-		if _, err := in.client.Insert(ctx, args, opts); err != nil {
-			return fmt.Errorf("riverinbox: storing the delivery: %w", err)
-		}
-		return nil
+		_, err = in.client.Insert(ctx, args, opts)
+	} else {
+		err = pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
+			if _, err := in.client.InsertTx(ctx, tx, args, opts); err != nil {
+				return err
+			}
+			return in.dedup.CompleteTx(ctx, tx)
+		})
 	}
-	tx, err := in.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("riverinbox: storing the delivery: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := in.client.InsertTx(ctx, tx, args, opts); err != nil {
-		return fmt.Errorf("riverinbox: storing the delivery: %w", err)
-	}
-	if err := in.dedup.CompleteTx(ctx, tx); err != nil {
-		return fmt.Errorf("riverinbox: storing the delivery: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("riverinbox: storing the delivery: %w", err)
 	}
 	return nil
